@@ -1,0 +1,272 @@
+"""Run configuration: one dataclass per concern, one validation for every source.
+
+Widgets, URL query parameters and imported configs all pass through `parse_config`,
+so a field has one name everywhere (widget key == dataclass field == query parameter)
+and one error message, naming the field, the bad value and the allowed range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+ACTIVATIONS = ("ReLU", "Tanh", "Sigmoid", "LeakyReLU", "GELU", "Identity")
+REDUCTIONS = ("sum", "mean")
+OPTIMIZERS = ("manual_sgd", "sgd", "adam")
+DEVICES = ("cpu", "cuda")
+LEARNING_RATE_RANGE = (1e-6, 1.0)
+MAX_SEED = 2**31 - 1
+
+
+class ConfigError(ValueError):
+    """One or more config fields are invalid; `errors` maps each field to its message."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name}: {msg}" for name, msg in self.errors.items()))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps that keep one session of the shared demo small; override with MODULE_LAB_<NAME>."""
+
+    max_samples: int = 10_000  # rows of generated or uploaded data
+    max_features: int = 20  # input columns (3 for the lesson's target)
+    max_hidden_layers: int = 4
+    max_units: int = 512  # per hidden layer
+    max_parameters: int = 1_000_000
+    max_epochs: int = 100_000
+    max_memory_mb: int = 200  # estimated peak of one training step, see estimated_memory_mb
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> Limits:
+        """Read overrides such as MODULE_LAB_MAX_UNITS=2048 (env vars or Streamlit secrets)."""
+        overrides = {}
+        for f in dataclasses.fields(cls):
+            raw = values.get(f"MODULE_LAB_{f.name.upper()}")
+            if raw is not None:
+                value = _parse_int(str(raw))
+                if value is None or value < 1:
+                    raise ConfigError({f"MODULE_LAB_{f.name.upper()}": f"{raw!r} is not a positive integer"})
+                overrides[f.name] = value
+        return cls(**overrides)
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        return cls.from_mapping(os.environ)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    n_samples: int = 100  # rows of x ~ N(0, 1), as in the lesson
+    noise_std: float = 1.0  # y gets + N(0, noise_std^2) noise
+    coefficients: tuple[float, ...] = (0.2, -1.3, -0.5)  # y = sum_i c_i * x_i + noise
+
+    @property
+    def n_features(self) -> int:
+        return len(self.coefficients)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden_sizes: tuple[int, ...] = (32,)  # units per hidden nn.Linear; the output has 1
+    activation: str = "ReLU"  # name of the torch.nn module placed after each hidden Linear
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    learning_rate: float = 1e-4  # the lesson's lr
+    epochs: int = 200  # full-batch passes over the data
+    reduction: str = "sum"  # (y_pred - y).pow(2).sum() as in the lesson, or .mean()
+    optimizer: str = "manual_sgd"  # the lesson's p.sub_(lr * p.grad), or torch.optim.SGD / Adam
+    device: str = "cpu"  # where the model and data live during training
+    seed: int = 7  # seeds data, noise and weight init, so equal configs give equal runs
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def values(self) -> dict[str, object]:
+        """Flat {field name: value}, the names used by widgets and the URL."""
+        return {name: getattr(getattr(self, spec.section), name) for name, spec in FIELDS.items()}
+
+    def to_query_params(self) -> dict[str, str]:
+        return {name: FIELDS[name].format(value) for name, value in self.values().items()}
+
+    def replace(self, **changes: object) -> Config:
+        """A copy with some flat fields changed (validated)."""
+        return parse_config({**self.values(), **changes})
+
+    def layer_sizes(self) -> list[int]:
+        """Feature sizes through the network: [inputs, *hidden, 1]."""
+        return [self.data.n_features, *self.model.hidden_sizes, 1]
+
+
+# ---------------------------------------------------------------- parsing ---
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    section: str  # which dataclass of Config holds it
+    parse: Callable[[object], object]  # raw (str or typed) -> value, raises ValueError(message)
+    format: Callable[[object], str]  # value -> query parameter text
+
+
+def _parse_int(raw: str) -> int | None:
+    try:
+        number = float(raw.strip())
+    except ValueError:
+        return None
+    return int(number) if math.isfinite(number) and number == int(number) else None
+
+
+def _integer(low: int, high: int) -> Callable[[object], int]:
+    def parse(raw: object) -> int:
+        value = raw if isinstance(raw, int) and not isinstance(raw, bool) else _parse_int(str(raw))
+        if value is None:
+            raise ValueError(f"{raw!r} is not a whole number; allowed {low} to {high}")
+        if not low <= value <= high:
+            raise ValueError(f"{value} is out of range; allowed {low} to {high}")
+        return value
+
+    return parse
+
+
+def _number(low: float, high: float) -> Callable[[object], float]:
+    def parse(raw: object) -> float:
+        try:
+            value = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"{raw!r} is not a number; allowed {low:g} to {high:g}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(f"{value:g} is out of range; allowed {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        if raw not in options:
+            raise ValueError(f"{raw!r} is not one of {', '.join(options)}")
+        return str(raw)
+
+    return parse
+
+
+def _sequence(item: Callable[[object], object], min_len: int, max_len: int, what: str):
+    """A list given as a sequence or as comma-separated text ("64, 32")."""
+
+    def parse(raw: object) -> tuple:
+        parts = [p for p in str(raw).replace(";", ",").split(",")] if isinstance(raw, str) else list(raw)  # type: ignore[arg-type]
+        parts = [p.strip() if isinstance(p, str) else p for p in parts]
+        parts = [p for p in parts if p != ""]
+        if not min_len <= len(parts) <= max_len:
+            raise ValueError(f"give {min_len} to {max_len} {what}, comma-separated; got {len(parts)}")
+        values = []
+        for position, part in enumerate(parts, start=1):
+            try:
+                values.append(item(part))
+            except ValueError as error:
+                raise ValueError(f"entry {position}: {error}") from None
+        return tuple(values)
+
+    return parse
+
+
+def _join(values: object) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)  # type: ignore[union-attr]
+
+
+def field_specs(limits: Limits) -> dict[str, FieldSpec]:
+    return {
+        "n_samples": FieldSpec("data", _integer(1, limits.max_samples), str),
+        "noise_std": FieldSpec("data", _number(0.0, 10.0), lambda v: f"{v:g}"),
+        "coefficients": FieldSpec(
+            "data", _sequence(_number(-100.0, 100.0), 1, limits.max_features, "coefficients"), _join
+        ),
+        "hidden_sizes": FieldSpec(
+            "model",
+            _sequence(_integer(1, limits.max_units), 1, limits.max_hidden_layers, "hidden layer sizes"),
+            _join,
+        ),
+        "activation": FieldSpec("model", _choice(ACTIVATIONS), str),
+        "learning_rate": FieldSpec("training", _number(*LEARNING_RATE_RANGE), lambda v: f"{v:g}"),
+        "epochs": FieldSpec("training", _integer(1, limits.max_epochs), str),
+        "reduction": FieldSpec("training", _choice(REDUCTIONS), str),
+        "optimizer": FieldSpec("training", _choice(OPTIMIZERS), str),
+        "device": FieldSpec("training", _choice(DEVICES), str),
+        "seed": FieldSpec("training", _integer(0, MAX_SEED), str),
+    }
+
+
+LIMITS = Limits()
+FIELDS = field_specs(LIMITS)
+
+
+def parse_config(raw: Mapping[str, object], limits: Limits = LIMITS, base: Config | None = None) -> Config:
+    """Validate flat values (text from a URL, or typed widget values) into a Config.
+
+    Missing fields keep `base`'s value (the defaults); unknown keys are ignored, as a
+    shared URL may carry other parameters. Raises ConfigError naming every bad field.
+    """
+    specs = FIELDS if limits == LIMITS else field_specs(limits)
+    values = (base or Config()).values()
+    errors: dict[str, str] = {}
+    for name, spec in specs.items():
+        if name in raw:
+            try:
+                values[name] = spec.parse(raw[name])
+            except ValueError as error:
+                errors[name] = str(error)
+    if errors:
+        raise ConfigError(errors)
+    sections: dict[str, dict[str, object]] = {"data": {}, "model": {}, "training": {}}
+    for name, spec in specs.items():
+        sections[spec.section][name] = values[name]
+    config = Config(
+        DataConfig(**sections["data"]),  # type: ignore[arg-type]
+        ModelConfig(**sections["model"]),  # type: ignore[arg-type]
+        TrainingConfig(**sections["training"]),  # type: ignore[arg-type]
+    )
+    check_size(config, limits)
+    return config
+
+
+def parameter_count(layer_sizes: list[int]) -> int:
+    """Weights plus biases of the Linear layers between consecutive sizes."""
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(layer_sizes, layer_sizes[1:]))
+
+
+def estimated_memory_mb(config: Config) -> float:
+    """Rough peak of one full-batch step, in MB of float32.
+
+    Parameters count four times (value, grad and Adam's two moments); each hidden layer
+    keeps about two (n_samples, units) activations alive between forward and backward.
+    """
+    sizes = config.layer_sizes()
+    floats = 4 * parameter_count(sizes) + config.data.n_samples * (sizes[0] + 1 + 2 * sum(sizes[1:-1]))
+    return floats * 4 / 1e6
+
+
+def check_size(config: Config, limits: Limits) -> None:
+    """Refuse a config over the caps before anything is allocated."""
+    count = parameter_count(config.layer_sizes())
+    if count > limits.max_parameters:
+        raise ConfigError(
+            {"hidden_sizes": f"{count:,} parameters is over the cap of {limits.max_parameters:,}; use fewer or smaller layers"}
+        )
+    memory = estimated_memory_mb(config)
+    if memory > limits.max_memory_mb:
+        raise ConfigError(
+            {
+                "n_samples": f"this network on {config.data.n_samples:,} samples needs about {memory:.0f} MB, "
+                f"over the cap of {limits.max_memory_mb} MB; use fewer samples or smaller layers"
+            }
+        )

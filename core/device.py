@@ -1,0 +1,59 @@
+"""Which devices exist, and how torch names a tensor's type (as the lesson prints it)."""
+
+from __future__ import annotations
+
+import torch
+
+_SCALAR_NAMES = {
+    torch.float32: "Float",
+    torch.float64: "Double",
+    torch.float16: "Half",
+    torch.bfloat16: "BFloat16",
+    torch.int64: "Long",
+    torch.int32: "Int",
+    torch.bool: "Bool",
+}
+
+
+def cuda_unavailable_reason() -> str | None:
+    """None when CUDA can be used, else a sentence saying why not."""
+    if not torch.backends.cuda.is_built():
+        return "this PyTorch build has no CUDA support (a CPU-only wheel)"
+    if not torch.cuda.is_available():
+        return "PyTorch has CUDA support but finds no usable GPU or driver on this machine"
+    return None
+
+
+def resolve_device(name: str) -> torch.device:
+    """torch.device for a config's device name; CUDA must be available."""
+    reason = cuda_unavailable_reason() if name == "cuda" else None
+    if reason:
+        raise RuntimeError(f"CUDA is not available: {reason}")
+    return torch.device(name)
+
+
+def type_name(tensor: torch.Tensor) -> str:
+    """'CPUFloatType' or 'CUDAFloatType': the backend and scalar type torch reports."""
+    backend = "CUDA" if tensor.is_cuda else "CPU"
+    return f"{backend}{_SCALAR_NAMES.get(tensor.dtype, str(tensor.dtype))}Type"
+
+
+def type_label(tensor: torch.Tensor) -> str:
+    """'[ CPUFloatType{1,3} ]', the footer torch prints under a tensor."""
+    shape = ",".join(str(n) for n in tensor.shape)
+    return f"[ {type_name(tensor)}{{{shape}}} ]"
+
+
+def tensor_table(named_tensors: dict[str, torch.Tensor]) -> list[dict[str, object]]:
+    """One row per tensor: name, shape, device, torch type, and its gradient's type if it has one."""
+    rows = []
+    for name, tensor in named_tensors.items():
+        grad = tensor.grad if tensor.is_leaf else None
+        rows.append({
+            "tensor": name,
+            "shape": tuple(tensor.shape),
+            "device": str(tensor.device),
+            "type": type_name(tensor),
+            "grad": "None" if grad is None else type_name(grad),
+        })
+    return rows

@@ -1,0 +1,32 @@
+"""When to draw: a frame clock that keeps live charts from slowing training down."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class FrameClock:
+    """Says when a frame is due: at most `max_fps` a second, and spending at most
+    `budget` of the wall time on drawing (a slow frame pushes the next one back).
+
+    Record every epoch, draw only when due: the drawing cost then no longer scales with
+    the number of epochs.
+    """
+
+    def __init__(self, max_fps: float = 20.0, budget: float = 0.15, clock: Callable[[], float] = time.perf_counter):
+        self.min_interval = 1.0 / max_fps
+        self.budget = budget
+        self.clock = clock
+        self.next_due = clock()  # the first frame is due at once
+        self.frames = 0
+
+    def due(self) -> bool:
+        return self.clock() >= self.next_due
+
+    def drew(self, started: float) -> None:
+        """Call after drawing a frame that began at `started` (a clock() reading)."""
+        now = self.clock()
+        cost = now - started
+        self.next_due = now + max(self.min_interval - cost, cost * (1 - self.budget) / self.budget)
+        self.frames += 1

@@ -1,0 +1,182 @@
+"""The lesson's training loop, one epoch at a time, handing out plain records.
+
+    trainer = Trainer(Config())
+    while not trainer.done:
+        record = trainer.step()          # EpochRecord: epoch, loss, gradient norms
+    snapshot = trainer.snapshot()        # weights and gradients as numpy, for drawing
+
+Pages, tests and benchmarks all train through this class; none of them touch tensors.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.config import Config
+from core.data import make_data
+from core.history import History
+from core.device import resolve_device
+from core.model import build_model, linear_layers
+
+# torch.manual_seed sets one process-wide generator; sessions build runs in parallel threads.
+_SEED_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int  # 1-based, as the lesson counts
+    loss: float  # loss of this epoch's forward pass, before its update
+    learning_rate: float
+    grad_norms: dict[str, float]  # "0.weight" -> L2 norm of its gradient this epoch
+
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.loss) and all(math.isfinite(v) for v in self.grad_norms.values())
+
+
+@dataclass(frozen=True)
+class LayerState:
+    name: str  # index of the nn.Linear in the Sequential: "0", "2", ...
+    weight: np.ndarray  # (out_features, in_features)
+    bias: np.ndarray  # (out_features,)
+    weight_grad: np.ndarray | None  # same shapes; None before the first backward()
+    bias_grad: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    epoch: int
+    layers: list[LayerState]
+
+
+def build_run(config: Config) -> tuple[torch.Tensor, torch.Tensor, torch.nn.Sequential]:
+    """Data then model, seeded in the lesson's order, on the CPU."""
+    with _SEED_LOCK:
+        torch.manual_seed(config.training.seed)
+        x, y = make_data(config.data)
+        model = build_model(config.model, config.data.n_features)
+    return x, y, model
+
+
+class Trainer:
+    """Full-batch training of the config's network on the config's data."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.device = resolve_device(config.training.device)
+        x, y, model = build_run(config)
+        self.x, self.y, self.model = x.to(self.device), y.to(self.device), model.to(self.device)
+        self.parameters = dict(self.model.named_parameters())
+        self.learning_rate = config.training.learning_rate
+        self.optimizer = self._make_optimizer()
+        self.history = History(list(self.parameters))
+        self.lr_changes: list[tuple[int, float]] = []  # (first epoch at the new lr, lr)
+        self.diverged_at: int | None = None  # epoch whose loss or gradient was NaN/inf
+
+    def _make_optimizer(self) -> torch.optim.Optimizer | None:
+        params = list(self.parameters.values())
+        kind = self.config.training.optimizer
+        if kind == "sgd":
+            return torch.optim.SGD(params, lr=self.learning_rate)
+        if kind == "adam":
+            return torch.optim.Adam(params, lr=self.learning_rate)
+        return None  # "manual_sgd": the lesson's own update
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history)
+
+    @property
+    def done(self) -> bool:
+        return self.diverged_at is not None or self.epoch >= self.config.training.epochs
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Change lr mid-run; the change is recorded so charts can mark it."""
+        if learning_rate == self.learning_rate:
+            return
+        self.learning_rate = learning_rate
+        self.lr_changes.append((self.epoch + 1, learning_rate))
+        if self.optimizer is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate
+
+    def set_epochs(self, epochs: int) -> None:
+        """Train longer (or stop earlier) without starting over."""
+        self.config = self.config.replace(epochs=epochs)
+
+    def loss_of(self, y_pred: torch.Tensor) -> torch.Tensor:
+        squared = (y_pred - self.y).pow(2)
+        return squared.sum() if self.config.training.reduction == "sum" else squared.mean()
+
+    def step(self) -> EpochRecord:
+        """One epoch of the lesson's loop: forward, loss, zero_grad, backward, update."""
+        y_pred = self.model(self.x)
+        loss = self.loss_of(y_pred)
+        self.model.zero_grad()
+        loss.backward()
+        record = self._record(loss)
+        self.history.append(record.loss, record.learning_rate, list(record.grad_norms.values()))
+        if not record.finite:
+            # Leave the weights as they were before the blow-up, so every chart still draws.
+            self.diverged_at = record.epoch
+        elif self.optimizer is None:
+            with torch.no_grad():
+                for p in self.parameters.values():
+                    p.sub_(self.learning_rate * p.grad)
+        else:
+            self.optimizer.step()
+        return record
+
+    def _record(self, loss: torch.Tensor) -> EpochRecord:
+        grads = [p.grad for p in self.parameters.values()]
+        # One device->host copy for the loss and every norm: a sync per value would dominate small nets.
+        values = torch.stack([loss.detach(), *torch._foreach_norm(grads)]).tolist()
+        return EpochRecord(
+            epoch=self.epoch + 1,
+            loss=values[0],
+            learning_rate=self.learning_rate,
+            grad_norms=dict(zip(self.parameters, values[1:])),
+        )
+
+    def snapshot(self) -> Snapshot:
+        """Every nn.Linear's weight, bias and their gradients, copied to numpy."""
+        return Snapshot(self.epoch, [_layer_state(name, layer) for name, layer in linear_layers(self.model)])
+
+    # ------------------------------------------------------ after training ---
+
+    def predictions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(y_true, y_pred), each of shape (n,)."""
+        with torch.no_grad():
+            y_pred = self.model(self.x)
+        return _numpy(self.y).ravel(), _numpy(y_pred).ravel()
+
+    def r_squared(self) -> float:
+        y_true, y_pred = self.predictions()
+        residual = float(np.sum((y_true - y_pred) ** 2))
+        total = float(np.sum((y_true - y_true.mean()) ** 2))
+        return 1.0 - residual / total if total > 0 else float("nan")
+
+    def input_sensitivities(self) -> np.ndarray:
+        """mean over samples of d y_pred / d x_i, shape (features,); a linear target gives its coefficients."""
+        x = self.x.detach().clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.model(x).sum(), x)
+        return _numpy(grad.mean(dim=0))
+
+
+def _numpy(tensor: torch.Tensor | None) -> np.ndarray | None:
+    return None if tensor is None else tensor.detach().cpu().numpy().copy()
+
+
+def _layer_state(name: str, layer: torch.nn.Linear) -> LayerState:
+    return LayerState(
+        name=name,
+        weight=_numpy(layer.weight),
+        bias=_numpy(layer.bias),
+        weight_grad=_numpy(layer.weight.grad),
+        bias_grad=_numpy(layer.bias.grad),
+    )

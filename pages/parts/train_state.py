@@ -1,0 +1,126 @@
+"""The Train page's run: one Trainer per browser session, and the transport's state machine.
+
+status: "idle" (no run) -> "running" | "step" -> "paused" | "stopped" | "finished" | "diverged"
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import Config
+from core.device import tensor_table
+from core.model import build_model
+from core.trainer import Trainer
+
+# Fields a run may take on mid-run; any other change needs a Reset.
+LIVE_FIELDS = ("learning_rate", "epochs")
+
+
+
+def init() -> None:
+    """Per browser session: no run yet."""
+    st.session_state.setdefault("status", "idle")
+    st.session_state.setdefault("trainer", None)
+
+
+def changed_fields(config: Config, trainer: Trainer) -> list[str]:
+    before, now = trainer.config.values(), config.values()
+    return [name for name in now if name not in LIVE_FIELDS and now[name] != before[name]]
+
+
+def needs_reset(config: Config | None, trainer: Trainer | None) -> bool:
+    return trainer is not None and config is not None and bool(changed_fields(config, trainer))
+
+
+def can_step(trainer: Trainer | None, status: str) -> bool:
+    return trainer is None or (not trainer.done and status in ("paused", "running"))
+
+
+def play_label(trainer: Trainer | None, status: str) -> str:
+    if trainer is None:
+        return "Train"
+    return "Resume" if status in ("paused", "running") else "Train again"
+
+
+def sync_run(config: Config | None) -> None:
+    """Apply mid-run changes (learning rate, epochs) to the live run."""
+    trainer: Trainer | None = st.session_state.trainer
+    if trainer is None or config is None or needs_reset(config, trainer):
+        return
+    trainer.set_learning_rate(config.training.learning_rate)
+    if config.training.epochs != trainer.config.training.epochs:
+        trainer.set_epochs(config.training.epochs)
+        if st.session_state.status == "finished" and not trainer.done:
+            st.session_state.status = "paused"  # more epochs asked for: Resume trains on
+
+
+def _start(config: Config | None, status: str) -> None:
+    if config is None:
+        return
+    if st.session_state.status in ("finished", "stopped", "diverged"):
+        on_reset()  # "Train again": a fresh run of the same config
+    if st.session_state.trainer is None:
+        try:
+            st.session_state.trainer = Trainer(config)
+        except RuntimeError as error:  # CUDA chosen but unusable
+            st.session_state.run_error = str(error)
+            return
+    st.session_state.status = status
+
+
+def on_train(config: Config | None) -> None:
+    _start(config, "running")
+
+
+def on_step(config: Config | None) -> None:
+    _start(config, "step")
+
+
+def on_pause() -> None:
+    if st.session_state.status == "running":
+        st.session_state.status = "paused"
+
+
+def on_stop() -> None:
+    st.session_state.status = "stopped"
+
+
+def on_reset() -> None:
+    st.session_state.trainer = None
+    st.session_state.status = "idle"
+
+
+def status_after(trainer: Trainer, single_step: bool) -> str:
+    if trainer.diverged_at is not None:
+        return "diverged"
+    if trainer.done:
+        return "finished"
+    return "paused" if single_step else "running"
+
+
+def warnings(config: Config | None, trainer: Trainer | None) -> list[str]:
+    messages = []
+    if error := st.session_state.pop("run_error", None):
+        messages.append(f"Could not start training: {error}. Choose CPU and press Train again.")
+    if config is not None and trainer is not None and (changed := changed_fields(config, trainer)):
+        messages.append(
+            f"You changed {', '.join(changed)} since this run began. The charts still show the run as it was; "
+            "press **↺ Reset** to train with the new settings (learning rate and epochs may change mid-run)."
+        )
+    return messages
+
+
+def model_summary(config: Config, trainer: Trainer | None) -> tuple[str, int, list[dict]]:
+    """print(model), the parameter count and the tensor table, for the run or the config."""
+    if trainer is not None and not needs_reset(config, trainer):
+        model = trainer.model
+        tensors = {"x": trainer.x, "y": trainer.y, **dict(model.named_parameters())}
+    else:
+        model = build_model(config.model, config.data.n_features)
+        tensors = dict(model.named_parameters())
+    return str(model), sum(p.numel() for p in model.parameters()), tensor_table(tensors)
+
+
+def loss_log(trainer: Trainer, lines: int = 12) -> str:
+    log = trainer.history.log_lines(every=10, last=lines)
+    return "\n".join(log) if log else "(the lesson prints the loss every 10 epochs)"

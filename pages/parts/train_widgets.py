@@ -1,0 +1,166 @@
+"""The Train page's sidebar: widgets whose keys are the config's field names and URL parameters.
+
+A shared link (`?hidden_sizes=64,32&learning_rate=0.001&seed=3`) fills the widgets on the
+first load of a session; from then on every valid change is written back to the URL.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from core.config import (
+    ACTIVATIONS,
+    FIELDS,
+    LEARNING_RATE_RANGE,
+    MAX_SEED,
+    REDUCTIONS,
+    Config,
+    ConfigError,
+    Limits,
+    parse_config,
+)
+from core.device import cuda_unavailable_reason
+
+OPTIMIZER_LABELS = {"manual_sgd": "manual SGD (the lesson's loop)", "sgd": "torch.optim.SGD", "adam": "torch.optim.Adam"}
+DEVICE_LABELS = {"cpu": "CPU", "cuda": "CUDA"}
+VIEW_DEFAULTS = {"live": True, "log_scale": False}  # how to draw, not what to train; also in the URL
+# 1, 2, 5 per decade from 1e-6 to 1: a log-scale slider
+LEARNING_RATES = sorted(
+    float(f"{m}e{e}") for e in range(-6, 1) for m in (1, 2, 5) if float(f"{m}e{e}") <= LEARNING_RATE_RANGE[1]
+)
+
+
+def limits() -> Limits:
+    """Caps from the environment, then Streamlit secrets (a deployment's own settings)."""
+    try:
+        secrets = dict(st.secrets)
+    except Exception:  # no secrets.toml: streamlit raises when secrets are read at all
+        secrets = {}
+    return Limits.from_mapping({**secrets, **os.environ})
+
+
+def _widget_value(name: str, value: object) -> object:
+    """Lists are edited as comma-separated text."""
+    return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) if isinstance(value, tuple) else value
+
+
+def _flag(text: str) -> bool | None:
+    return {"true": True, "1": True, "false": False, "0": False}.get(text.strip().lower())
+
+
+def _load_url(caps: Limits) -> None:
+    """First load of this session: widget values from the URL; bad values fall back to defaults, with a message."""
+    params = st.query_params.to_dict()
+    known = {name: params[name] for name in FIELDS if name in params}
+    try:
+        config = parse_config(known, caps)
+    except ConfigError as error:
+        st.session_state.url_error = error
+        config = parse_config({k: v for k, v in known.items() if k not in error.errors}, caps)
+    if config.training.device == "cuda" and (reason := cuda_unavailable_reason()):
+        st.session_state.url_error = ConfigError({"device": f"'cuda' is not usable here ({reason}); using cpu"})
+        config = config.replace(device="cpu")
+    for name, value in config.values().items():
+        st.session_state[name] = _widget_value(name, value)
+    for name, default in VIEW_DEFAULTS.items():
+        flag = _flag(params.get(name, ""))
+        st.session_state[name] = default if flag is None else flag
+
+
+def _restore() -> None:
+    """Widgets forget their values when another page was shown; put them back."""
+    for name, value in st.session_state.get("train_values", {}).items():
+        if name not in st.session_state:
+            st.session_state[name] = value
+
+
+def _add_layer() -> None:
+    sizes = [s.strip() for s in str(st.session_state.hidden_sizes).split(",") if s.strip()]
+    st.session_state.hidden_sizes = ", ".join([*sizes, sizes[-1] if sizes else "16"])
+
+
+def _remove_layer() -> None:
+    sizes = [s.strip() for s in str(st.session_state.hidden_sizes).split(",") if s.strip()]
+    st.session_state.hidden_sizes = ", ".join(sizes[:-1])
+
+
+def _data_widgets(caps: Limits) -> None:
+    st.subheader("Data")
+    st.number_input("Samples", key="n_samples", min_value=1, max_value=caps.max_samples, step=10,
+                    help=f"Rows of x ~ N(0, 1); 1 to {caps.max_samples:,}.")
+    st.number_input("Noise std", key="noise_std", min_value=0.0, max_value=10.0, step=0.1, format="%.2f",
+                    help="y gets + N(0, std²) noise; the lesson uses 1.")
+    st.text_input("Target coefficients", key="coefficients",
+                  help="y = c1·x1 + c2·x2 + … + noise; one input per coefficient. The lesson: 0.2, -1.3, -0.5.")
+    st.number_input("Seed", key="seed", min_value=0, max_value=MAX_SEED, step=1,
+                    help="Seeds data and initial weights: the same seed gives the same run.")
+
+
+def _network_widgets(caps: Limits) -> None:
+    st.subheader("Network")
+    st.text_input("Hidden layer sizes", key="hidden_sizes",
+                  help=f"Units per hidden nn.Linear, comma-separated: 1 to {caps.max_hidden_layers} layers "
+                       f"of 1 to {caps.max_units} units. The output layer has 1.")
+    add, remove = st.columns(2)
+    add.button("Layer", key="add_layer", icon=":material/add:", on_click=_add_layer, width="stretch",
+               help="Add a hidden layer (a copy of the last size).")
+    remove.button("Layer", key="remove_layer", icon=":material/remove:", on_click=_remove_layer, width="stretch",
+                  help="Remove the last hidden layer.")
+    st.selectbox("Activation", ACTIVATIONS, key="activation", help="The nn module placed after each hidden Linear.")
+
+
+def _training_widgets() -> None:
+    st.subheader("Training")
+    rates = sorted({*LEARNING_RATES, float(st.session_state.learning_rate)})
+    st.select_slider("Learning rate", rates, key="learning_rate", format_func=lambda v: f"{v:g}",
+                     help="Log scale, 1e-6 to 1; the lesson uses 1e-4. May change mid-run.")
+    st.number_input("Epochs", key="epochs", min_value=1, step=50, help="May change mid-run.")
+    st.radio("Loss reduction", REDUCTIONS, key="reduction", horizontal=True,
+             help="sum: (y_pred - y).pow(2).sum(), as in the lesson; mean divides it by the number of samples.")
+    st.selectbox("Update rule", list(OPTIMIZER_LABELS), key="optimizer", format_func=OPTIMIZER_LABELS.get)
+    reason = cuda_unavailable_reason()
+    st.radio("Device", list(DEVICE_LABELS), key="device", horizontal=True, format_func=DEVICE_LABELS.get,
+             disabled=reason is not None, help=f"CUDA is unavailable: {reason}" if reason else None)
+    if reason:
+        st.caption(f"CUDA is disabled: {reason}.")
+
+
+def _view_widgets() -> None:
+    st.subheader("View")
+    st.toggle("Live charts", key="live", help="Off: only the progress updates while training; fastest.")
+    st.toggle("Log-scale loss", key="log_scale")
+
+
+def config_sidebar() -> tuple[Config | None, dict[str, bool]]:
+    """Draw the sidebar; return the valid config (or None, with the error in session state) and view flags."""
+    caps = limits()
+    if "train_values" not in st.session_state:
+        _load_url(caps)
+    _restore()
+    with st.sidebar:
+        if url_error := st.session_state.pop("url_error", None):
+            lines = "; ".join(f"{k}: {v}" for k, v in url_error.errors.items())
+            st.warning(f"The link had values that could not be used, so defaults stand in: {lines}")
+        _data_widgets(caps)
+        _network_widgets(caps)
+        _training_widgets()
+        _view_widgets()
+    names = [*FIELDS, *VIEW_DEFAULTS]
+    st.session_state.train_values = {name: st.session_state[name] for name in names}
+    view = {name: bool(st.session_state[name]) for name in VIEW_DEFAULTS}
+    try:
+        config = parse_config({name: st.session_state[name] for name in FIELDS}, caps)
+    except ConfigError as error:
+        st.session_state.config_error = error
+        return None, view
+    st.session_state.config_error = None
+    _write_url(config, view)
+    return config, view
+
+
+def _write_url(config: Config, view: dict[str, bool]) -> None:
+    wanted = {**config.to_query_params(), **{k: str(v).lower() for k, v in view.items()}}
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)

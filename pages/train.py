@@ -1,0 +1,163 @@
+"""Train: build an nn.Sequential, train it with the lesson's loop, watch it live."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from core.config import ConfigError
+from core.frames import FrameClock
+from core.trainer import Trainer
+from pages.parts import train_state as state
+from pages.parts.train_widgets import config_sidebar
+from viz import figures
+
+st.title("Train")
+st.caption(
+    "The lesson's loop: `y_pred = model(x)`, `loss = (y_pred - y).pow(2).sum()`, `model.zero_grad()`, "
+    "`loss.backward()`, then under `torch.no_grad()` each `p.sub_(lr * p.grad)`. Pick the network and "
+    "watch every layer's weights and gradients change, epoch by epoch."
+)
+
+state.init()
+config, view = config_sidebar()
+state.sync_run(config)
+trainer: Trainer | None = st.session_state.get("trainer")
+
+
+def show_model_summary() -> None:
+    """print(model), its size, and where its tensors live."""
+    if config is None:
+        return
+    model_text, count, tensors = state.model_summary(config, trainer)
+    st.subheader("The model")
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"`print(model)` · **{count:,}** parameters")
+        st.code(model_text, language="text")
+    with right:
+        st.markdown("Tensors: device and type, as torch reports them")
+        st.dataframe(tensors, hide_index=True, width="stretch")
+
+
+def show_controls() -> None:
+    """Train/Resume, Pause, Step, Stop, Reset: TensorFlow Playground's transport."""
+    status = st.session_state.status
+    blocked = config is None or state.needs_reset(config, trainer)
+    cols = st.columns(5)
+    cols[0].button(state.play_label(trainer, status), key="btn_train", icon=":material/play_arrow:", type="primary",
+                   on_click=state.on_train, args=(config,), width="stretch", disabled=blocked or status == "running")
+    cols[1].button("Pause", key="btn_pause", icon=":material/pause:", on_click=state.on_pause, width="stretch",
+                   disabled=status != "running")
+    cols[2].button("Step", key="btn_step", icon=":material/skip_next:", on_click=state.on_step, args=(config,),
+                   width="stretch", disabled=blocked or not state.can_step(trainer, status),
+                   help="Train one epoch, then pause.")
+    cols[3].button("Stop", key="btn_stop", icon=":material/stop:", on_click=state.on_stop, width="stretch",
+                   disabled=status not in ("running", "paused"), help="End the run; everything stays on screen.")
+    cols[4].button("Reset", key="btn_reset", icon=":material/restart_alt:", on_click=state.on_reset,
+                   width="stretch", disabled=trainer is None, help="Discard this run and start from fresh weights.")
+
+
+class LiveView:
+    """Placeholders for everything that changes while training; `draw` fills them."""
+
+    def __init__(self) -> None:
+        self.progress = st.empty()
+        self.counter = st.empty()
+        left, right = st.columns(2)
+        self.loss, self.norms = left.empty(), right.empty()
+        self.weights = st.empty()
+        self.gradients = st.empty()
+        self.log = st.empty()
+        self.drawn_epoch: int | None = None
+
+    def draw_progress(self, run: Trainer) -> None:
+        total = run.config.training.epochs
+        self.progress.progress(min(run.epoch / total, 1.0))
+        last = f" · loss {run.history.losses[-1]:.6g}" if len(run.history) else ""
+        self.counter.markdown(f"**Epoch {run.epoch} / {total}**{last} · {st.session_state.status}")
+
+    def draw(self, run: Trainer) -> None:
+        """One frame: counter, curves, matrices and the lesson's printout."""
+        self.draw_progress(run)
+        if run.epoch == self.drawn_epoch:
+            return  # Streamlit refuses two identical charts in one script run
+        self.drawn_epoch = run.epoch
+        history, total = run.history, run.config.training.epochs
+        self.loss.plotly_chart(figures.loss_figure(
+            history.epochs, history.losses, log_scale=view["log_scale"], lr_changes=run.lr_changes,
+            diverged_at=run.diverged_at, total_epochs=total))
+        self.norms.plotly_chart(figures.grad_norm_figure(
+            history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total))
+        snapshot = run.snapshot()
+        self.weights.plotly_chart(figures.weights_figure(snapshot.layers, epoch=run.epoch))
+        self.gradients.plotly_chart(figures.gradients_figure(snapshot.layers, epoch=run.epoch))
+        self.log.code(state.loss_log(run), language="text")
+
+
+def train_live(run: Trainer, live_view: LiveView) -> None:
+    """Step epochs until done or interrupted, drawing a frame only when one is due.
+
+    A click on Pause or Stop reruns the script: Streamlit raises inside the next st.* call,
+    which only happens between epochs, so the history is never half-written.
+    """
+    clock = FrameClock(max_fps=20 if view["live"] else 4)
+    single_step = st.session_state.status == "step"
+    st.session_state.status = "running"
+    while not run.done:
+        run.step()
+        if single_step:
+            break
+        if clock.due():
+            started = clock.clock()
+            live_view.draw(run) if view["live"] else live_view.draw_progress(run)
+            clock.drew(started)
+    st.session_state.status = state.status_after(run, single_step)
+    live_view.draw(run)
+
+
+def show_outcome(run: Trainer) -> None:
+    """Divergence advice, or the fit: final loss, R², predictions and input sensitivities."""
+    if run.diverged_at is not None:
+        st.error(
+            f"Training diverged at epoch {run.diverged_at}: the loss or a gradient became NaN or infinite, "
+            "so training stopped and the charts show the history up to there. Try a smaller learning rate "
+            "(10× smaller is a good start) or the \"mean\" reduction, which divides the gradient by the number "
+            "of samples."
+        )
+        return
+    if st.session_state.status not in ("finished", "stopped"):
+        return
+    y_true, y_pred = run.predictions()
+    r2 = run.r_squared()
+    cols = st.columns(3)
+    cols[0].metric("Final loss", f"{run.history.losses[-1]:.6g}")
+    cols[1].metric("R² on the data", f"{r2:.4f}")
+    cols[2].metric("Epochs trained", run.epoch)
+    left, right = st.columns(2)
+    left.plotly_chart(figures.prediction_figure(y_true, y_pred, r_squared=r2), key="predictions")
+    right.plotly_chart(figures.sensitivity_figure(run.input_sensitivities(), run.config.data.coefficients),
+                       key="sensitivities")
+
+
+def show_errors(errors: ConfigError | None) -> None:
+    if errors is not None:
+        lines = "\n".join(f"- **{name}**: {message}" for name, message in errors.errors.items())
+        st.error(f"Some settings are not valid, so training is off until they are fixed:\n\n{lines}")
+
+
+show_errors(st.session_state.get("config_error"))
+for warning in state.warnings(config, trainer):
+    st.warning(warning)
+show_controls()
+live_view = LiveView()
+if trainer is None:
+    st.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
+elif st.session_state.status in ("running", "step") and not state.needs_reset(config, trainer):
+    train_live(trainer, live_view)
+    st.rerun()  # redraw the controls for the new status
+else:
+    live_view.draw(trainer)
+    show_outcome(trainer)
+show_model_summary()

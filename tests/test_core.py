@@ -1,0 +1,180 @@
+"""core/ against a reference PyTorch computation written out in the test."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.config import FIELDS, Config, ConfigError, Limits, parse_config
+from core.frames import FrameClock
+from core.trainer import Trainer, build_run
+
+
+def lesson_losses(config: Config, epochs: int) -> list[float]:
+    """The lesson's loop, written out by hand (same seed and order as the app)."""
+    torch.manual_seed(config.training.seed)
+    x = torch.randn(config.data.n_samples, 3)
+    y = (0.2 * x[:, 0] - 1.3 * x[:, 1] - 0.5 * x[:, 2]).unsqueeze(1) + torch.randn(config.data.n_samples, 1)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+    losses = []
+    for _ in range(epochs):
+        y_pred = model(x)
+        loss = (y_pred - y).pow(2).sum()
+        losses.append(loss.item())
+        model.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.sub_(1e-4 * p.grad)
+    return losses
+
+
+def train(config: Config) -> Trainer:
+    trainer = Trainer(config)
+    while not trainer.done:
+        trainer.step()
+    return trainer
+
+
+def test_manual_sgd_matches_the_lessons_loop_every_epoch():
+    config = Config()
+    trainer = train(config)
+    np.testing.assert_allclose(trainer.history.losses, lesson_losses(config, 200), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name,make", [
+    ("sgd", lambda params, lr: torch.optim.SGD(params, lr=lr)),
+    ("adam", lambda params, lr: torch.optim.Adam(params, lr=lr)),
+])
+def test_optimizer_modes_match_torch_optim_used_by_hand(name, make):
+    config = Config().replace(optimizer=name, learning_rate=1e-3, epochs=30, reduction="mean")
+    x, y, model = build_run(config)
+    optimizer = make(model.parameters(), 1e-3)
+    expected = []
+    for _ in range(30):
+        loss = (model(x) - y).pow(2).mean()
+        expected.append(loss.item())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    np.testing.assert_allclose(train(config).history.losses, expected, rtol=1e-6)
+
+
+def test_recorded_gradients_equal_autograd_grad():
+    config = Config().replace(hidden_sizes="8, 4", activation="Tanh")
+    x, y, model = build_run(config)
+    params = list(model.parameters())
+    expected = torch.autograd.grad((model(x) - y).pow(2).sum(), params)
+    trainer = Trainer(config)
+    record = trainer.step()
+    snapshot = trainer.snapshot()
+    got = [g for layer in snapshot.layers for g in (layer.weight_grad, layer.bias_grad)]
+    for want, have, name in zip(expected, got, trainer.parameters):
+        np.testing.assert_allclose(have, want.numpy(), rtol=1e-5, atol=1e-7)
+        assert math.isclose(record.grad_norms[name], want.norm().item(), rel_tol=1e-5)
+
+
+def test_default_run_lowers_the_loss():
+    losses = train(Config()).history.losses
+    assert len(losses) == 200 and losses[-1] < losses[0]
+
+
+def test_learning_rate_change_mid_run_is_recorded_and_used():
+    trainer = Trainer(Config().replace(epochs=10))
+    for _ in range(4):
+        trainer.step()
+    trainer.set_learning_rate(1e-3)
+    trainer.step()
+    assert trainer.lr_changes == [(5, 1e-3)]
+    assert trainer.history.learning_rates.tolist() == [1e-4] * 4 + [1e-3]
+
+
+def test_divergence_stops_training_and_keeps_weights_finite():
+    trainer = train(Config().replace(learning_rate=1.0, epochs=500))
+    assert trainer.diverged_at is not None and trainer.diverged_at < 500
+    assert trainer.epoch == trainer.diverged_at
+    assert not math.isfinite(trainer.history.losses[-1]) or not all(
+        math.isfinite(v[-1]) for v in trainer.history.grad_norms.values())
+    assert all(np.isfinite(layer.weight).all() for layer in trainer.snapshot().layers)
+
+
+def test_sensitivities_approach_the_true_coefficients_for_a_linear_fit():
+    trainer = train(Config().replace(hidden_sizes="4", activation="Identity", learning_rate=1e-2,
+                                     reduction="mean", optimizer="adam", epochs=400, noise_std=0.0))
+    np.testing.assert_allclose(trainer.input_sensitivities(), [0.2, -1.3, -0.5], atol=0.02)
+    assert trainer.r_squared() > 0.99
+
+
+def test_log_lines_follow_the_lesson():
+    trainer = train(Config().replace(epochs=25))
+    assert trainer.history.log_lines() == [
+        f"Epoch: {e}  Loss: {trainer.history.losses[e - 1]:.6f}" for e in (10, 20)
+    ]
+
+
+@pytest.mark.parametrize("field,value", [
+    ("hidden_sizes", ""),
+    ("hidden_sizes", "0"),
+    ("hidden_sizes", "-4"),
+    ("hidden_sizes", "abc"),
+    ("hidden_sizes", "8, x"),
+    ("hidden_sizes", "8,8,8,8,8"),
+    ("hidden_sizes", "100000"),
+    ("learning_rate", 5.0),
+    ("learning_rate", 0.0),
+    ("learning_rate", "nan"),
+    ("learning_rate", "fast"),
+    ("epochs", 0),
+    ("epochs", "1.5"),
+    ("n_samples", -1),
+    ("noise_std", -0.1),
+    ("activation", "Softmax"),
+    ("optimizer", "lbfgs"),
+    ("reduction", "max"),
+    ("device", "tpu"),
+    ("seed", -1),
+    ("coefficients", ""),
+])
+def test_each_invalid_value_is_rejected_naming_the_field(field, value):
+    with pytest.raises(ConfigError) as caught:
+        parse_config({field: value})
+    assert list(caught.value.errors) == [field]
+    assert field in str(caught.value)
+
+
+def test_too_many_parameters_names_the_cap():
+    with pytest.raises(ConfigError, match="over the cap") as caught:
+        parse_config({"hidden_sizes": "512,512,512"}, Limits(max_parameters=10_000))
+    assert "hidden_sizes" in caught.value.errors
+
+
+def test_query_params_round_trip():
+    config = Config().replace(hidden_sizes="64, 32", learning_rate=3e-4, seed=11, activation="GELU",
+                              coefficients="1, 2")
+    params = config.to_query_params()
+    assert params["hidden_sizes"] == "64,32" and params["coefficients"] == "1,2"
+    assert parse_config(params) == config
+    assert set(params) == set(FIELDS)
+
+
+def test_limits_from_mapping_overrides_and_rejects_garbage():
+    assert Limits.from_mapping({"MODULE_LAB_MAX_UNITS": "2048"}).max_units == 2048
+    with pytest.raises(ConfigError, match="MODULE_LAB_MAX_EPOCHS"):
+        Limits.from_mapping({"MODULE_LAB_MAX_EPOCHS": "lots"})
+
+
+def test_frame_clock_throttles_to_max_fps_and_drawing_budget():
+    now = [0.0]
+    clock = FrameClock(max_fps=20, budget=0.25, clock=lambda: now[0])
+    assert clock.due()
+    clock.drew(started=0.0)  # a free frame: next one 1/20 s later
+    now[0] = 0.049
+    assert not clock.due()
+    now[0] = 0.05
+    assert clock.due()
+    clock.drew(started=0.0)  # that frame took 50 ms: at most 25% drawing -> wait 150 ms
+    now[0] = 0.05 + 0.149
+    assert not clock.due()
+    now[0] = 0.05 + 0.15
+    assert clock.due()

@@ -1,0 +1,161 @@
+"""The Train page driven by streamlit.testing.v1.AppTest."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.config import Config
+from core.device import cuda_unavailable_reason
+from core.trainer import Trainer
+
+PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
+
+
+@pytest.fixture
+def train() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def chart(at: AppTest, title_start: str) -> dict:
+    matches = [c for c in charts(at) if c["layout"]["title"]["text"].startswith(title_start)]
+    assert len(matches) == 1, [c["layout"]["title"]["text"] for c in charts(at)]
+    return matches[0]
+
+
+def set_epochs(at: AppTest, epochs: int) -> AppTest:
+    at.number_input(key="epochs").set_value(epochs).run()
+    return at
+
+
+def test_training_a_few_epochs_shows_every_chart(train):
+    set_epochs(train, 12)
+    train.button(key="btn_train").click().run()
+    assert not train.exception
+    assert train.session_state.status == "finished"
+    loss = chart(train, "Loss")
+    expected = Trainer(Config().replace(epochs=12))
+    for _ in range(12):
+        expected.step()
+    assert len(loss["data"][0]["y"]["bdata"]) > 0
+    assert "epoch 12" in loss["layout"]["title"]["text"]
+    weights = chart(train, "Weights")
+    assert sum(t["type"] == "heatmap" for t in weights["data"]) == 4  # weight + bias per nn.Linear
+    gradients = chart(train, "Gradients")
+    assert sum(t["type"] == "heatmap" for t in gradients["data"]) == 4
+    assert [t["name"] for t in chart(train, "Gradient norm")["data"]] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert any(f"Loss: {expected.history.losses[9]:.6f}" in code.value for code in train.code)
+    assert any("Epoch 12 / 12" in m.value for m in train.markdown)
+    assert [m.label for m in train.metric][:2] == ["Final loss", "R² on the data"]
+
+
+def test_step_pauses_after_one_epoch_and_resume_finishes_the_run(train):
+    set_epochs(train, 5)
+    train.button(key="btn_step").click().run()
+    assert train.session_state.status == "paused" and train.session_state.trainer.epoch == 1
+    train.button(key="btn_step").click().run()
+    assert train.session_state.trainer.epoch == 2
+    assert train.button(key="btn_train").label == "Resume"
+    train.button(key="btn_train").click().run()
+    trainer = train.session_state.trainer
+    assert train.session_state.status == "finished" and trainer.epoch == 5
+    reference = Trainer(Config().replace(epochs=5))
+    for _ in range(5):
+        reference.step()
+    np.testing.assert_array_equal(trainer.history.losses, reference.history.losses)  # nothing lost or repeated
+
+
+def test_pause_stop_and_reset(train):
+    set_epochs(train, 3)
+    train.button(key="btn_step").click().run()
+    train.button(key="btn_stop").click().run()
+    assert train.session_state.status == "stopped"
+    assert train.button(key="btn_train").label == "Train again"
+    assert any("Epoch 1 / 3" in m.value for m in train.markdown)  # the stopped run stays on screen
+    train.button(key="btn_reset").click().run()
+    assert train.session_state.trainer is None and train.session_state.status == "idle"
+    assert charts(train) == []
+    assert train.button(key="btn_reset").disabled and train.button(key="btn_pause").disabled
+
+
+def test_changing_the_network_mid_run_asks_for_reset_but_learning_rate_applies(train):
+    set_epochs(train, 10)
+    train.button(key="btn_step").click().run()
+    train.select_slider(key="learning_rate").set_value(1e-3).run()
+    assert train.session_state.trainer.learning_rate == 1e-3
+    train.button(key="btn_step").click().run()
+    assert train.session_state.trainer.lr_changes == [(2, 1e-3)]
+    train.text_input(key="hidden_sizes").input("16").run()
+    assert any("hidden_sizes" in w.value and "Reset" in w.value for w in train.warning)
+    assert train.button(key="btn_train").disabled and train.button(key="btn_step").disabled
+    assert train.session_state.trainer.config.model.hidden_sizes == (32,)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "hidden_sizes"),
+    ("0", "0 is out of range; allowed 1 to 512"),
+    ("-3", "out of range"),
+    ("eight", "'eight' is not a whole number"),
+])
+def test_bad_layer_sizes_show_a_message_and_keep_the_run(train, text, message):
+    set_epochs(train, 4)
+    train.button(key="btn_train").click().run()
+    train.text_input(key="hidden_sizes").input(text).run()
+    assert not train.exception
+    errors = " ".join(e.value for e in train.error)
+    assert "hidden_sizes" in errors and message in errors
+    assert train.button(key="btn_train").disabled
+    assert train.session_state.trainer.epoch == 4  # the trained run is still there
+    assert any("Epoch 4 / 4" in m.value for m in train.markdown)
+
+
+def test_add_and_remove_layer_buttons(train):
+    train.button(key="add_layer").click().run()
+    assert train.text_input(key="hidden_sizes").value == "32, 32"
+    train.button(key="remove_layer").click().run()
+    train.button(key="remove_layer").click().run()
+    assert train.text_input(key="hidden_sizes").value == ""
+    assert any("hidden_sizes" in e.value for e in train.error)
+
+
+@pytest.mark.skipif(cuda_unavailable_reason() is None, reason="this machine has CUDA")
+def test_cuda_choice_is_disabled_with_its_reason(train):
+    device = train.radio(key="device")
+    assert device.disabled and device.value == "cpu"
+    assert any(cuda_unavailable_reason() in c.value for c in train.caption)
+
+
+def test_query_params_restore_a_config():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    params = {"hidden_sizes": "8,4", "activation": "Tanh", "learning_rate": "0.003", "seed": "5", "epochs": "7",
+              "reduction": "mean", "optimizer": "adam", "coefficients": "1,-2", "live": "false"}
+    at.query_params.update(params)
+    at.run()
+    assert at.text_input(key="hidden_sizes").value == "8, 4"
+    assert at.selectbox(key="activation").value == "Tanh"
+    assert at.select_slider(key="learning_rate").value == 0.003
+    assert at.number_input(key="seed").value == 5 and at.toggle(key="live").value is False
+    at.button(key="btn_train").click().run()
+    expected = Trainer(Config().replace(**{k: v for k, v in params.items() if k != "live"}))
+    while not expected.done:
+        expected.step()
+    np.testing.assert_array_equal(at.session_state.trainer.history.losses, expected.history.losses)
+
+
+def test_bad_query_params_fall_back_with_a_message():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update({"hidden_sizes": "0,abc", "learning_rate": "9", "seed": "3"})
+    at.run()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.sidebar.warning)
+    assert "hidden_sizes" in warning and "learning_rate" in warning
+    assert at.text_input(key="hidden_sizes").value == "32" and at.number_input(key="seed").value == 3

@@ -1,0 +1,118 @@
+"""viz/ on figure contents: traces, shapes, colour centre, titles, bounded sizes."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import plotly.io as pio
+import pytest
+
+from viz import figures
+
+
+def layer(name, out_features, in_features, seed=0, grad=True):
+    rng = np.random.default_rng(seed)
+    weight = rng.normal(size=(out_features, in_features))
+    bias = rng.normal(size=out_features)
+    return SimpleNamespace(name=name, weight=weight, bias=bias,
+                           weight_grad=weight * 0.1 if grad else None, bias_grad=bias * 0.1 if grad else None)
+
+
+def heatmaps(fig):
+    return [trace for trace in fig.data if trace.type == "heatmap"]
+
+
+def test_loss_figure_draws_every_epoch_and_marks_changes():
+    losses = np.linspace(10, 1, 50)
+    fig = figures.loss_figure(np.arange(1, 51), losses, log_scale=True, lr_changes=[(20, 1e-3)], diverged_at=50)
+    np.testing.assert_allclose(fig.data[0].y, losses, rtol=1e-6)
+    assert fig.layout.yaxis.type == "log"
+    assert [a.text for a in fig.layout.annotations] == ["lr=0.001", "diverged at epoch 50"]
+    assert fig.layout.title.text == "Loss (epoch 50: 1)"
+
+
+def test_decimate_bounds_points_keeps_spikes_and_the_last_epoch():
+    y = np.ones(100_000)
+    y[54_321] = 1e6
+    x, kept = figures.decimate(np.arange(1, 100_001), y, max_points=600)
+    assert len(kept) <= 600 and kept.max() == 1e6 and x[-1] == 100_000
+
+
+def test_decimate_drops_infinities_of_a_diverged_run():
+    x, y = figures.decimate(np.arange(1, 6), [3.0, 2.0, 1e30, np.inf, np.nan])
+    assert x.tolist() == [1, 2, 3] and np.isfinite(y).all()
+
+
+def test_grad_norm_figure_has_a_line_per_parameter_bias_dotted():
+    norms = {"0.weight": [1.0, 0.5], "0.bias": [0.2, 0.0], "2.weight": [2.0, 1.0], "2.bias": [0.3, 0.1]}
+    fig = figures.grad_norm_figure([1, 2], norms)
+    assert [t.name for t in fig.data] == list(norms)
+    assert [t.line.dash for t in fig.data] == ["solid", "dot", "solid", "dot"]
+    assert np.isnan(fig.data[1].y[1])  # log axis: zero norm left out, not drawn as -inf
+    assert fig.data[0].line.color == fig.data[1].line.color != fig.data[2].line.color
+
+
+def test_weights_figure_one_heatmap_per_linear_with_bias_and_centred_colours():
+    layers = [layer("0", 32, 3), layer("2", 1, 32, seed=1)]
+    fig = figures.weights_figure(layers, epoch=7)
+    maps = heatmaps(fig)
+    assert len(maps) == 4  # weight and bias for each of the two nn.Linear
+    assert np.asarray(maps[0].z).shape == (32, 3) and np.asarray(maps[1].z).shape == (32, 1)
+    assert np.asarray(maps[2].z).shape == (1, 32)
+    np.testing.assert_allclose(maps[0].z, layers[0].weight, rtol=1e-6)
+    for i, lay in enumerate(layers, start=1):
+        axis = fig.layout[f"coloraxis{i}"]
+        limit = max(np.abs(lay.weight).max(), np.abs(lay.bias).max())
+        assert axis.cmid == 0 and axis.cmin == pytest.approx(-limit) and axis.cmax == pytest.approx(limit)
+    assert maps[0].coloraxis == maps[1].coloraxis == "coloraxis"
+    assert "0.weight[%{y}, %{x}]" in maps[0].hovertemplate
+    assert fig.layout.title.text == "Weights at epoch 7"
+
+
+def test_large_matrix_is_pooled_to_a_bounded_heatmap_and_says_so():
+    big = layer("0", 1024, 1024)
+    fig = figures.weights_figure([big])
+    z = np.asarray(heatmaps(fig)[0].z)
+    assert z.shape == (32, 32)
+    np.testing.assert_allclose(z[0, 0], big.weight[:32, :32].mean(), rtol=1e-5)
+    assert "pooled" in fig.layout.title.text
+    assert heatmaps(fig)[0].x[0] == "0:32"
+    assert len(pio.to_json(fig, validate=False)) < 30_000
+
+
+def test_gradients_figure_marks_units_with_exactly_zero_gradient():
+    dead = layer("0", 8, 3)
+    dead.weight_grad[[2, 5]] = 0.0
+    dead.bias_grad[[2, 5]] = 0.0
+    fig = figures.gradients_figure([dead, layer("2", 1, 8)])
+    markers = [t for t in fig.data if t.type == "scatter"]
+    assert len(markers) == 1 and list(markers[0].y) == ["2", "5"]
+    assert "2 units with zero gradient" in fig.layout.title.text
+
+
+def test_gradients_figure_skips_layers_before_backward():
+    fig = figures.gradients_figure([layer("0", 4, 3, grad=False)])
+    assert heatmaps(fig) == []
+
+
+def test_one_frame_of_the_largest_network_stays_under_100_kb():
+    from core.config import LIMITS
+
+    sizes = [LIMITS.max_features, *[LIMITS.max_units] * LIMITS.max_hidden_layers, 1]
+    layers = [layer(str(2 * i), n_out, n_in, seed=i) for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]))]
+    epochs = np.arange(1, LIMITS.max_epochs + 1)
+    norms = {f"{lay.name}.{kind}": np.random.rand(len(epochs)) for lay in layers for kind in ("weight", "bias")}
+    frame = [
+        figures.loss_figure(epochs, np.random.rand(len(epochs))),
+        figures.grad_norm_figure(epochs, norms),
+        figures.weights_figure(layers),
+        figures.gradients_figure(layers),
+    ]
+    size = sum(len(pio.to_json(fig, validate=False)) for fig in frame)
+    assert size < 100_000, size
+
+
+def test_prediction_and_sensitivity_figures():
+    fig = figures.prediction_figure(np.array([1.0, 2.0]), np.array([1.5, 2.5]), r_squared=0.5)
+    assert fig.data[1].x.tolist() == [1.0, 2.0] and "R² = 0.500" in fig.layout.title.text
+    fig = figures.sensitivity_figure([0.1, -1.2, -0.4], [0.2, -1.3, -0.5])
+    assert list(fig.data[0].x) == ["x1", "x2", "x3"] and fig.data[1].y.tolist() == [0.2, -1.3, -0.5]

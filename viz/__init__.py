@@ -1,0 +1,1 @@
+"""Plotly-only figure builders (no torch, no streamlit)."""
