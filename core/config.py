@@ -210,11 +210,13 @@ LIMITS = Limits()
 FIELDS = field_specs(LIMITS)
 
 
-def parse_config(raw: Mapping[str, object], limits: Limits = LIMITS, base: Config | None = None) -> Config:
-    """Validate flat values (text from a URL, or typed widget values) into a Config.
+def parse_fields(
+    raw: Mapping[str, object], limits: Limits = LIMITS, base: Config | None = None
+) -> tuple[dict[str, object], dict[str, str]]:
+    """Each field on its own: (values, with `base`'s where raw is missing or bad; {field: error}).
 
-    Missing fields keep `base`'s value (the defaults); unknown keys are ignored, as a
-    shared URL may carry other parameters. Raises ConfigError naming every bad field.
+    Lets a shared link keep its good values when some are bad; the caps on the whole
+    network are checked by parse_config.
     """
     specs = FIELDS if limits == LIMITS else field_specs(limits)
     values = (base or Config()).values()
@@ -225,6 +227,17 @@ def parse_config(raw: Mapping[str, object], limits: Limits = LIMITS, base: Confi
                 values[name] = spec.parse(raw[name])
             except ValueError as error:
                 errors[name] = str(error)
+    return values, errors
+
+
+def parse_config(raw: Mapping[str, object], limits: Limits = LIMITS, base: Config | None = None) -> Config:
+    """Validate flat values (text from a URL, or typed widget values) into a Config.
+
+    Missing fields keep `base`'s value (the defaults); unknown keys are ignored, as a
+    shared URL may carry other parameters. Raises ConfigError naming every bad field.
+    """
+    specs = FIELDS if limits == LIMITS else field_specs(limits)
+    values, errors = parse_fields(raw, limits, base)
     if errors:
         raise ConfigError(errors)
     sections: dict[str, dict[str, object]] = {"data": {}, "model": {}, "training": {}}

@@ -105,14 +105,18 @@ def train_live(run: Trainer, live_view: LiveView) -> None:
     clock = FrameClock(max_fps=20 if view["live"] else 4)
     single_step = st.session_state.status == "step"
     st.session_state.status = "running"
-    while not run.done:
-        run.step()
-        if single_step:
-            break
-        if clock.due():
-            started = clock.clock()
-            live_view.draw(run) if view["live"] else live_view.draw_progress(run)
-            clock.drew(started)
+    try:
+        while not run.done:
+            run.step()
+            if single_step:
+                break
+            if clock.due():
+                started = clock.clock()
+                live_view.draw(run) if view["live"] else live_view.draw_progress(run)
+                clock.drew(started)
+    except RuntimeError as error:  # CUDA out of memory, a lost device: keep what was trained
+        state.on_failure(error, run)
+        return
     st.session_state.status = state.status_after(run, single_step)
     live_view.draw(run)
 
@@ -145,6 +149,10 @@ def show_errors(errors: ConfigError | None) -> None:
     if errors is not None:
         lines = "\n".join(f"- **{name}**: {message}" for name, message in errors.errors.items())
         st.error(f"Some settings are not valid, so training is off until they are fixed:\n\n{lines}")
+    if failure := st.session_state.get("run_error"):
+        st.error(failure)
+        if st.session_state.get("offer_cpu"):
+            st.button("Switch to CPU and reset", key="btn_use_cpu", icon=":material/memory:", on_click=state.use_cpu)
 
 
 show_errors(st.session_state.get("config_error"))

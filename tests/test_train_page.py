@@ -159,3 +159,73 @@ def test_bad_query_params_fall_back_with_a_message():
     warning = " ".join(w.value for w in at.sidebar.warning)
     assert "hidden_sizes" in warning and "learning_rate" in warning
     assert at.text_input(key="hidden_sizes").value == "32" and at.number_input(key="seed").value == 3
+
+
+def test_divergence_stops_training_keeps_history_and_advises():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update({"learning_rate": "1", "epochs": "300"})
+    at.run()
+    at.button(key="btn_train").click().run()
+    trainer = at.session_state.trainer
+    assert at.session_state.status == "diverged" and trainer.epoch == trainer.diverged_at < 300
+    message = " ".join(e.value for e in at.error)
+    assert f"diverged at epoch {trainer.diverged_at}" in message
+    assert "smaller learning rate" in message and '"mean" reduction' in message
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} in a chart spec breaks the browser's JSON.parse")
+
+    specs = [json.loads(c.proto.spec, parse_constant=refuse) for c in at.get("plotly_chart")]
+    loss = next(s for s in specs if s["layout"]["title"]["text"].startswith("Loss"))
+    assert any(a["text"] == f"diverged at epoch {trainer.diverged_at}" for a in loss["layout"]["annotations"])
+
+
+@pytest.mark.parametrize("on_cuda", [False, True])
+def test_a_failing_step_keeps_the_history_and_offers_cpu_for_cuda(train, monkeypatch, on_cuda):
+    import torch
+
+    set_epochs(train, 50)
+    train.button(key="btn_step").click().run()
+    trainer = train.session_state.trainer
+    if on_cuda:
+        trainer.device = torch.device("cuda")  # as if the run lived on a GPU that then failed
+    real_step = Trainer.step
+
+    def step_then_fail(self):
+        if self.epoch >= 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "step", step_then_fail)
+    train.button(key="btn_train").click().run()
+    assert not train.exception
+    assert train.session_state.status == "failed" and trainer.epoch == 3
+    message = " ".join(e.value for e in train.error)
+    assert "Training failed" in message and "out of memory" in message and "epoch 3 is kept" in message
+    offered = [b for b in train.button if b.key == "btn_use_cpu"]
+    assert bool(offered) == on_cuda
+    assert any("Epoch 3 / 50" in m.value for m in train.markdown)
+    if on_cuda:
+        offered[0].click().run()
+        assert train.session_state.trainer is None and train.radio(key="device").value == "cpu"
+        assert not [e for e in train.error if "Training failed" in e.value]
+
+
+def test_caps_come_from_secrets_and_refuse_a_config_before_building_it(monkeypatch):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.secrets["MODULE_LAB_MAX_UNITS"] = "16"
+    at.run()
+    at.text_input(key="hidden_sizes").input("8, 32").run()
+    errors = " ".join(e.value for e in at.error)
+    assert "hidden_sizes" in errors and "entry 2: 32 is out of range; allowed 1 to 16" in errors
+    assert at.button(key="btn_train").disabled and at.session_state.trainer is None
+
+
+def test_environment_caps_override_and_a_bad_override_is_reported(monkeypatch):
+    monkeypatch.setenv("MODULE_LAB_MAX_PARAMETERS", "100")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert any("161 parameters is over the cap of 100" in e.value for e in at.error)
+    monkeypatch.setenv("MODULE_LAB_MAX_PARAMETERS", "many")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("MODULE_LAB_MAX_PARAMETERS" in e.value and "built-in caps" in e.value for e in at.error)

@@ -1,5 +1,6 @@
 """viz/ on figure contents: traces, shapes, colour centre, titles, bounded sizes."""
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -116,3 +117,16 @@ def test_prediction_and_sensitivity_figures():
     assert fig.data[1].x.tolist() == [1.0, 2.0] and "R² = 0.500" in fig.layout.title.text
     fig = figures.sensitivity_figure([0.1, -1.2, -0.4], [0.2, -1.3, -0.5])
     assert list(fig.data[0].x) == ["x1", "x2", "x3"] and fig.data[1].y.tolist() == [0.2, -1.3, -0.5]
+
+
+def test_matrices_with_inf_and_nan_still_give_valid_json():
+    broken = layer("0", 4, 3)
+    broken.weight_grad[0, 0], broken.weight_grad[1, 1], broken.bias_grad[2] = np.inf, np.nan, -np.inf
+    fig = figures.gradients_figure([broken])
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not valid JSON for the browser")
+
+    spec = json.loads(pio.to_json(fig, validate=False), parse_constant=refuse)
+    finite = np.abs(np.concatenate([broken.weight_grad.ravel(), broken.bias_grad]))
+    assert spec["layout"]["coloraxis"]["cmax"] == pytest.approx(finite[np.isfinite(finite)].max())

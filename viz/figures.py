@@ -219,7 +219,7 @@ def _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain, y_d
     """One layer's weight and bias heatmaps (axes 2i-1 and 2i) sharing colour axis i: (traces, layout, pooled)."""
     z, rows, cols = pool(weight, max_side)
     b, _, _ = pool(np.asarray(bias).reshape(-1, 1), max_side)
-    limit = float(max(np.max(np.abs(z), initial=0), np.max(np.abs(b), initial=0))) or 1.0
+    limit = _symmetric_limit(z, b)
     pooled = len(rows) < np.shape(weight)[0] or len(cols) < np.shape(weight)[1]
     where = "mean of " if pooled else ""
     x_weight, x_bias, y_axis = _axis_id("x", 2 * i - 1), _axis_id("x", 2 * i), _axis_id("y", 2 * i - 1)
@@ -253,6 +253,12 @@ def _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain, y_d
         ),
     }
     return traces, layout, pooled
+
+
+def _symmetric_limit(*arrays: np.ndarray) -> float:
+    """Largest finite |value|: the colour range is [-limit, limit], centred on 0 (1 if nothing is finite)."""
+    finite = [np.abs(a[np.isfinite(a)]) for a in arrays]
+    return float(max((f.max() for f in finite if f.size), default=0.0)) or 1.0
 
 
 def _axis_id(letter: str, n: int) -> str:

@@ -1,6 +1,6 @@
 """The Train page's run: one Trainer per browser session, and the transport's state machine.
 
-status: "idle" (no run) -> "running" | "step" -> "paused" | "stopped" | "finished" | "diverged"
+status: "idle" (no run) -> "running" | "step" -> "paused" | "stopped" | "finished" | "diverged" | "failed"
 """
 
 from __future__ import annotations
@@ -57,14 +57,16 @@ def sync_run(config: Config | None) -> None:
 def _start(config: Config | None, status: str) -> None:
     if config is None:
         return
-    if st.session_state.status in ("finished", "stopped", "diverged"):
+    if st.session_state.status in ("finished", "stopped", "diverged", "failed"):
         on_reset()  # "Train again": a fresh run of the same config
     if st.session_state.trainer is None:
         try:
             st.session_state.trainer = Trainer(config)
-        except RuntimeError as error:  # CUDA chosen but unusable
-            st.session_state.run_error = str(error)
+        except RuntimeError as error:  # CUDA chosen but unusable, or out of memory
+            st.session_state.run_error = f"Could not start training: {error}."
+            st.session_state.offer_cpu = config.training.device == "cuda"
             return
+    st.session_state.run_error = None
     st.session_state.status = status
 
 
@@ -88,6 +90,8 @@ def on_stop() -> None:
 def on_reset() -> None:
     st.session_state.trainer = None
     st.session_state.status = "idle"
+    st.session_state.run_error = None
+    st.session_state.offer_cpu = False
 
 
 def status_after(trainer: Trainer, single_step: bool) -> str:
@@ -98,10 +102,24 @@ def status_after(trainer: Trainer, single_step: bool) -> str:
     return "paused" if single_step else "running"
 
 
+def on_failure(error: RuntimeError, trainer: Trainer) -> None:
+    """Training raised (CUDA out of memory, a lost device): stop, keep the history, say what happened."""
+    st.session_state.status = "failed"
+    where = "on CUDA " if trainer.device.type == "cuda" else ""
+    st.session_state.offer_cpu = bool(where)
+    st.session_state.run_error = (
+        f"Training failed {where}at epoch {trainer.epoch + 1}: {error}. Everything up to epoch {trainer.epoch} "
+        "is kept on screen." + (" Switch to CPU to go on training." if where else "")
+    )
+
+
+def use_cpu() -> None:
+    st.session_state.device = "cpu"
+    on_reset()
+
+
 def warnings(config: Config | None, trainer: Trainer | None) -> list[str]:
     messages = []
-    if error := st.session_state.pop("run_error", None):
-        messages.append(f"Could not start training: {error}. Choose CPU and press Train again.")
     if config is not None and trainer is not None and (changed := changed_fields(config, trainer)):
         messages.append(
             f"You changed {', '.join(changed)} since this run began. The charts still show the run as it was; "

@@ -20,6 +20,7 @@ from core.config import (
     ConfigError,
     Limits,
     parse_config,
+    parse_fields,
 )
 from core.device import cuda_unavailable_reason
 
@@ -33,12 +34,16 @@ LEARNING_RATES = sorted(
 
 
 def limits() -> Limits:
-    """Caps from the environment, then Streamlit secrets (a deployment's own settings)."""
+    """The demo's caps, overridden by Streamlit secrets, then by environment variables.
+
+    A bad override is reported and the built-in caps stand, so a typo cannot lift them.
+    """
+    secrets = dict(st.secrets) if st.secrets.load_if_toml_exists() else {}
     try:
-        secrets = dict(st.secrets)
-    except Exception:  # no secrets.toml: streamlit raises when secrets are read at all
-        secrets = {}
-    return Limits.from_mapping({**secrets, **os.environ})
+        return Limits.from_mapping({**secrets, **os.environ})
+    except ConfigError as error:
+        st.error(f"Ignoring a bad cap override, using the built-in caps: {error}")
+        return Limits()
 
 
 def _widget_value(name: str, value: object) -> object:
@@ -53,16 +58,13 @@ def _flag(text: str) -> bool | None:
 def _load_url(caps: Limits) -> None:
     """First load of this session: widget values from the URL; bad values fall back to defaults, with a message."""
     params = st.query_params.to_dict()
-    known = {name: params[name] for name in FIELDS if name in params}
-    try:
-        config = parse_config(known, caps)
-    except ConfigError as error:
-        st.session_state.url_error = error
-        config = parse_config({k: v for k, v in known.items() if k not in error.errors}, caps)
-    if config.training.device == "cuda" and (reason := cuda_unavailable_reason()):
-        st.session_state.url_error = ConfigError({"device": f"'cuda' is not usable here ({reason}); using cpu"})
-        config = config.replace(device="cpu")
-    for name, value in config.values().items():
+    values, errors = parse_fields(params, caps)
+    if values["device"] == "cuda" and (reason := cuda_unavailable_reason()):
+        errors["device"] = f"'cuda' is not usable here ({reason}); using cpu"
+        values["device"] = "cpu"
+    if errors:
+        st.session_state.url_error = ConfigError(errors)
+    for name, value in values.items():
         st.session_state[name] = _widget_value(name, value)
     for name, default in VIEW_DEFAULTS.items():
         flag = _flag(params.get(name, ""))
