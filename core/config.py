@@ -142,7 +142,7 @@ def _number(low: float, high: float) -> Callable[[object], float]:
     def parse(raw: object) -> float:
         try:
             value = float(raw)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range, 10**400
             raise ValueError(f"{raw!r} is not a number; allowed {low:g} to {high:g}") from None
         if not (math.isfinite(value) and low <= value <= high):
             raise ValueError(f"{value:g} is out of range; allowed {low:g} to {high:g}")
@@ -164,7 +164,8 @@ def _sequence(item: Callable[[object], object], min_len: int, max_len: int, what
     """A list given as a sequence or as comma-separated text ("64, 32")."""
 
     def parse(raw: object) -> tuple:
-        parts = [p for p in str(raw).replace(";", ",").split(",")] if isinstance(raw, str) else list(raw)  # type: ignore[arg-type]
+        # Anything but a list is read as text, so a lone number (5) or None gets a message, not a TypeError.
+        parts = list(raw) if isinstance(raw, (list, tuple)) else str(raw).replace(";", ",").split(",")
         parts = [p.strip() if isinstance(p, str) else p for p in parts]
         parts = [p for p in parts if p != ""]
         if not min_len <= len(parts) <= max_len:
@@ -180,14 +181,20 @@ def _sequence(item: Callable[[object], object], min_len: int, max_len: int, what
     return parse
 
 
+def _format_number(value: float) -> str:
+    """Short text ("0.0001") when it reads back as the same float, else every digit: a link must reproduce the run."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
+
+
 def _join(values: object) -> str:
-    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)  # type: ignore[union-attr]
+    return ",".join(_format_number(v) if isinstance(v, float) else str(v) for v in values)  # type: ignore[union-attr]
 
 
 def field_specs(limits: Limits) -> dict[str, FieldSpec]:
     return {
         "n_samples": FieldSpec("data", _integer(1, limits.max_samples), str),
-        "noise_std": FieldSpec("data", _number(0.0, 10.0), lambda v: f"{v:g}"),
+        "noise_std": FieldSpec("data", _number(0.0, 10.0), _format_number),
         "coefficients": FieldSpec(
             "data", _sequence(_number(-100.0, 100.0), 1, limits.max_features, "coefficients"), _join
         ),
@@ -197,7 +204,7 @@ def field_specs(limits: Limits) -> dict[str, FieldSpec]:
             _join,
         ),
         "activation": FieldSpec("model", _choice(ACTIVATIONS), str),
-        "learning_rate": FieldSpec("training", _number(*LEARNING_RATE_RANGE), lambda v: f"{v:g}"),
+        "learning_rate": FieldSpec("training", _number(*LEARNING_RATE_RANGE), _format_number),
         "epochs": FieldSpec("training", _integer(1, limits.max_epochs), str),
         "reduction": FieldSpec("training", _choice(REDUCTIONS), str),
         "optimizer": FieldSpec("training", _choice(OPTIMIZERS), str),
@@ -216,17 +223,17 @@ def parse_fields(
     """Each field on its own: (values, with `base`'s where raw is missing or bad; {field: error}).
 
     Lets a shared link keep its good values when some are bad; the caps on the whole
-    network are checked by parse_config.
+    network are checked by parse_config. Values taken from `base` are checked too, since
+    lowered caps (MODULE_LAB_MAX_EPOCHS=100) can rule out a default.
     """
     specs = FIELDS if limits == LIMITS else field_specs(limits)
     values = (base or Config()).values()
     errors: dict[str, str] = {}
     for name, spec in specs.items():
-        if name in raw:
-            try:
-                values[name] = spec.parse(raw[name])
-            except ValueError as error:
-                errors[name] = str(error)
+        try:
+            values[name] = spec.parse(raw.get(name, values[name]))
+        except ValueError as error:
+            errors[name] = str(error)
     return values, errors
 
 

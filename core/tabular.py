@@ -1,0 +1,160 @@
+"""Bring your own data: a CSV of numbers turned into a regression dataset.
+
+`read_csv` checks the upload (size, encoding, shape) and returns a DataFrame; `prepare`
+takes the target and feature columns, drops or refuses gaps, and standardises the features.
+Nothing in a file is evaluated: pandas only turns its text into numbers and strings.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.config import LIMITS, Limits
+
+MAX_CSV_BYTES = 5_000_000  # as .streamlit/config.toml's maxUploadSize = 5 (MB)
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # larger values would be inf once in a float32 tensor
+
+
+class DataError(ValueError):
+    """The data can't be used as it is; the message names the column or rows and what to change."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    x: np.ndarray  # (n, features) float32, each column standardised: (value - means[i]) / stds[i]
+    y: np.ndarray  # (n, 1) float32, the target as given, not standardised
+    feature_names: tuple[str, ...]
+    target_name: str
+    dropped_rows: int  # rows left out for a missing value in one of the chosen columns
+    means: np.ndarray  # (features,) float64, each raw feature's mean over the kept rows
+    stds: np.ndarray  # (features,) float64, each raw feature's standard deviation (ddof=0)
+
+
+def read_csv(data: bytes, limits: Limits = LIMITS, max_bytes: int = MAX_CSV_BYTES) -> pd.DataFrame:
+    """The uploaded file as a DataFrame with a header row, within the caps; else DataError."""
+    if not data.strip():
+        raise DataError("the file is empty")
+    if len(data) > max_bytes:
+        raise DataError(f"the file is {len(data) / 1e6:.1f} MB, over the cap of {max_bytes / 1e6:g} MB")
+    # One row past the cap is enough to know the file is too long, without parsing the rest.
+    frame = _parse(_decode(data), max_rows=limits.max_samples + 1)
+    max_columns = limits.max_features + 1
+    if len(frame.columns) > max_columns:
+        raise DataError(
+            f"the file has {len(frame.columns)} columns; at most {max_columns} are allowed "
+            f"({limits.max_features} features and a target)"
+        )
+    if len(frame) > limits.max_samples:
+        raise DataError(f"the file has over {limits.max_samples:,} rows; at most {limits.max_samples:,} are allowed")
+    if frame.empty:
+        raise DataError("the file has column names but no rows of data")
+    if not numeric_columns(frame):
+        raise DataError("no column holds only numbers; the target and features must be numeric, separated by commas")
+    return frame
+
+
+def _decode(data: bytes) -> str:
+    body = data.removeprefix(codecs.BOM_UTF8)  # spreadsheets often start "CSV UTF-8" files with one
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        offset = error.start + len(data) - len(body)
+        raise DataError(
+            f"the file is not UTF-8 text (byte {offset:,} is {data[offset]:#04x}); save it as 'CSV UTF-8'"
+        ) from None
+
+
+def _parse(text: str, max_rows: int) -> pd.DataFrame:
+    try:
+        # low_memory=False: infer each column's type from all its rows, not chunk by chunk.
+        frame = pd.read_csv(io.StringIO(text), nrows=max_rows, low_memory=False)
+    except ValueError as error:  # pandas' ParserError and EmptyDataError; their message names the line
+        raise DataError(f"the file is not a readable CSV: {str(error).strip()}") from None
+    # When rows hold one value more than the header names, pandas silently makes the first column the index.
+    if not frame.index.equals(pd.RangeIndex(len(frame))):
+        raise DataError("the rows have one more value than there are column names; give every column a name")
+    return frame
+
+
+def numeric_columns(df: pd.DataFrame) -> list[str]:
+    """Names of the columns pandas read as numbers: the candidates for target and features."""
+    return [name for name in df.columns if pd.api.types.is_numeric_dtype(df[name])]
+
+
+def prepare(df: pd.DataFrame, target: str, features: list[str], drop_incomplete: bool) -> Dataset:
+    """Standardised features and the raw target, as float32 arrays ready for training.
+
+    Rows are numbered from 1, the first row under the header, in every message.
+    """
+    _check_choice(df, target, features)
+    values = pd.DataFrame({name: _numbers(df[name], name) for name in [*features, target]})
+    incomplete = values.isna().any(axis=1)
+    if incomplete.any() and not drop_incomplete:
+        name = next(name for name in values if values[name].isna().any())
+        gaps = values[name].isna()
+        raise DataError(
+            f"column {name!r} has {_count(gaps.sum(), 'missing value')} ({_rows(gaps)}); "
+            f"tick 'drop incomplete rows' to drop the {_count(incomplete.sum(), 'row')} with a gap"
+        )
+    kept = values[~incomplete]
+    if kept.empty:
+        raise DataError("every row has a missing value in the chosen columns; nothing is left to train on")
+    x = kept[features].to_numpy(np.float64)  # (n, features)
+    means, stds = x.mean(axis=0), x.std(axis=0)
+    for column, name in enumerate(features):
+        if stds[column] == 0:
+            raise DataError(
+                f"feature {name!r} is {x[0, column]:g} in every row; standardising divides by its spread, "
+                "which is zero; leave it out"
+            )
+    return Dataset(
+        x=((x - means) / stds).astype(np.float32),
+        y=kept[[target]].to_numpy(np.float32),
+        feature_names=tuple(features),
+        target_name=target,
+        dropped_rows=int(incomplete.sum()),
+        means=means,
+        stds=stds,
+    )
+
+
+def _check_choice(df: pd.DataFrame, target: str, features: list[str]) -> None:
+    if target in features:
+        raise DataError(f"column {target!r} is the target; it can't also be a feature")
+    if not features:
+        raise DataError("choose at least one feature column")
+    repeated = [name for i, name in enumerate(features) if name in features[:i]]
+    if repeated:
+        raise DataError(f"feature {repeated[0]!r} is chosen twice")
+    unknown = [name for name in [target, *features] if name not in df.columns]
+    if unknown:
+        raise DataError(f"there is no column {unknown[0]!r}; the file has {', '.join(map(repr, df.columns))}")
+
+
+def _numbers(column: pd.Series, name: str) -> pd.Series:
+    """The column as float64, NaN where a value is missing; DataError if any value isn't a usable number."""
+    numbers = pd.to_numeric(column, errors="coerce").astype(np.float64)
+    # Text becomes NaN here, so "not missing before, not a float32-sized number now" finds text, inf and overflow.
+    bad = column.notna() & ~(numbers.abs() <= FLOAT32_MAX)
+    if bad.any():
+        raise DataError(
+            f"column {name!r} has {_count(bad.sum(), 'non-numeric value')} ({_rows(bad)}); "
+            f"use plain numbers, at most {FLOAT32_MAX:.1e} in size"
+        )
+    return numbers
+
+
+def _rows(mask: pd.Series, shown: int = 5) -> str:
+    """'rows 4, 9, 12' for the first few True positions, numbered from 1."""
+    rows = (np.flatnonzero(mask.to_numpy()) + 1).tolist()
+    listed = ", ".join(map(str, rows[:shown])) + (", ..." if len(rows) > shown else "")
+    return f"row {listed}" if len(rows) == 1 else f"rows {listed}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

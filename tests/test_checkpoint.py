@@ -1,0 +1,269 @@
+"""core.checkpoint: exports match the run, a resumed run matches an uninterrupted one, and
+whatever else is uploaded is refused with a CheckpointError without running any of its code."""
+
+import io
+import json
+import os
+import pickle
+import random
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core.checkpoint import (
+    REFUSED, CheckpointError, config_json, load_checkpoint, metrics_csv, restore_trainer, save_checkpoint,
+)
+from core.config import FIELDS, Config, Limits, parse_config
+from core.trainer import Trainer
+
+
+def trained(config: Config, epochs: int, lr_change_at: int | None = None) -> Trainer:
+    """`epochs` steps, switching to lr 2e-3 before epoch `lr_change_at`, as a learner might mid-run."""
+    trainer = Trainer(config)
+    return train_on(trainer, epochs, lr_change_at)
+
+
+def train_on(trainer: Trainer, epochs: int, lr_change_at: int | None = None) -> Trainer:
+    for _ in range(epochs):
+        if trainer.epoch + 1 == lr_change_at:
+            trainer.set_learning_rate(2e-3)
+        trainer.step()
+    return trainer
+
+
+CONFIG = Config().replace(hidden_sizes="8, 4", activation="Tanh", learning_rate=1e-3, epochs=20)
+
+
+@pytest.fixture(scope="module")
+def saved() -> bytes:
+    return save_checkpoint(trained(CONFIG, 10, lr_change_at=6))
+
+
+def payload_of(data: bytes) -> dict:
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
+def bytes_of(payload: object) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------ export ---
+
+
+def test_checkpoint_round_trips_every_part_of_the_run(saved):
+    original = trained(CONFIG, 10, lr_change_at=6)
+    checkpoint = load_checkpoint(saved)
+    assert checkpoint.config == CONFIG and checkpoint.epoch == 10
+    for name, tensor in original.model.state_dict().items():
+        assert torch.equal(checkpoint.state_dict[name], tensor)
+    np.testing.assert_array_equal(checkpoint.losses, original.history.losses)
+    np.testing.assert_array_equal(checkpoint.learning_rates, original.history.learning_rates)
+    assert list(checkpoint.grad_norms) == list(original.history.grad_norms)
+    for name, norms in original.history.grad_norms.items():
+        np.testing.assert_array_equal(checkpoint.grad_norms[name], norms)
+    assert checkpoint.lr_changes == ((6, 2e-3),) and checkpoint.learning_rate == 2e-3
+    assert checkpoint.diverged_at is None
+
+
+def test_checkpoint_holds_only_plain_values(saved):
+    payload = payload_of(saved)  # weights_only=True: raises on anything but tensors and plain data
+    assert payload["config"] == {
+        name: list(value) if isinstance(value, tuple) else value for name, value in CONFIG.values().items()
+    }
+    assert all(type(value) in (str, int, float, list) for value in payload["config"].values())
+
+
+@pytest.mark.parametrize("optimizer", ["manual_sgd", "sgd", "adam"])
+def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(optimizer):
+    config = CONFIG.replace(optimizer=optimizer)
+    straight = trained(config, 20, lr_change_at=15)
+    resumed = train_on(restore_trainer(load_checkpoint(save_checkpoint(trained(config, 10)))), 10, lr_change_at=15)
+    assert resumed.epoch == 20 and resumed.done
+    np.testing.assert_array_equal(resumed.history.losses, straight.history.losses)
+    np.testing.assert_array_equal(resumed.history.learning_rates, straight.history.learning_rates)
+    assert resumed.lr_changes == straight.lr_changes == [(15, 2e-3)]
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], tensor)
+
+
+def test_a_checkpoint_can_be_restored_twice_with_the_same_result():
+    checkpoint = load_checkpoint(save_checkpoint(trained(CONFIG.replace(optimizer="adam"), 5)))
+    first, second = (train_on(restore_trainer(checkpoint), 5) for _ in range(2))
+    np.testing.assert_array_equal(first.history.losses, second.history.losses)
+
+
+def test_a_diverged_run_stays_diverged_after_restoring():
+    diverged = trained(Config().replace(learning_rate=1.0, epochs=500), 500)
+    assert diverged.diverged_at is not None
+    restored = restore_trainer(load_checkpoint(save_checkpoint(diverged)))
+    assert restored.diverged_at == diverged.diverged_at and restored.done
+    np.testing.assert_array_equal(restored.history.losses, diverged.history.losses)  # NaN/inf survive
+
+
+def test_metrics_csv_has_one_row_per_epoch_with_the_histories_values():
+    trainer = trained(CONFIG, 10, lr_change_at=6)
+    table = pd.read_csv(io.StringIO(metrics_csv(trainer)))
+    names = list(trainer.history.grad_norms)
+    assert list(table.columns) == ["epoch", "loss", "learning_rate", *(f"grad_norm_{name}" for name in names)]
+    assert table["epoch"].tolist() == list(range(1, 11))
+    np.testing.assert_array_equal(table["loss"], trainer.history.losses)
+    np.testing.assert_array_equal(table["learning_rate"], [1e-3] * 5 + [2e-3] * 5)
+    for name in names:
+        np.testing.assert_array_equal(table[f"grad_norm_{name}"], trainer.history.grad_norms[name])
+
+
+def test_config_json_is_flat_readable_and_parses_back():
+    config = CONFIG.replace(coefficients="1.5, -0.25", learning_rate=1.2345678e-4)
+    text = config_json(config)
+    assert set(json.loads(text)) == set(FIELDS) and '"hidden_sizes"' in text and "\n" in text
+    assert parse_config(json.loads(text)) == config
+
+
+# ------------------------------------------------------ hostile uploads ---
+
+
+class RunsCode:
+    """Unpickling this calls os.mkdir(marker): proof that the file's code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def plain_loads_in_a_subprocess(data: bytes, loader: str) -> None:
+    """Load the bytes the unsafe way, in another process, so this one never unpickles them."""
+    code = f"import io, pickle, sys, torch; data = sys.stdin.buffer.read(); {loader}"
+    subprocess.run([sys.executable, "-c", code], input=data, check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("write,unsafe_load", [
+    (bytes_of, "torch.load(io.BytesIO(data), weights_only=False)"),
+    (pickle.dumps, "pickle.loads(data)"),
+])
+def test_a_checkpoint_carrying_code_is_refused_and_the_code_never_runs(saved, tmp_path, write, unsafe_load):
+    payload = payload_of(saved)
+    marker = tmp_path / "code-ran"
+    payload["config"]["seed"] = RunsCode(marker)
+    data = write(payload)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(data)
+    assert str(caught.value) == REFUSED
+    assert not marker.exists()
+    # Not vacuous: loaded without weights_only, the same bytes do run the code.
+    plain_loads_in_a_subprocess(data, unsafe_load)
+    assert marker.exists()
+
+
+def test_a_compressed_checkpoint_is_refused_although_torch_would_inflate_it(saved):
+    """A deflated zip can unpack to a thousand times its size: refuse before torch reads it."""
+    original = zipfile.ZipFile(io.BytesIO(saved))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry in original.infolist():
+            archive.writestr(entry.filename, original.read(entry.filename))
+    assert payload_of(buffer.getvalue())["format"] == "module-lab-checkpoint"
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(buffer.getvalue())
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"", "empty"),
+    (random.Random(0).randbytes(4096), "refused"),
+    (pickle.dumps({"format": "module-lab-checkpoint"}), "refused"),  # a pickle, not torch.save's zip
+    (bytes_of({"0.weight": torch.zeros(2, 2)}), "not saved by Module Lab"),
+    (bytes_of([1, 2, 3]), "not saved by Module Lab"),
+])
+def test_files_that_are_not_checkpoints_are_refused(data, message):
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(data)
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
+def test_truncated_checkpoints_are_refused(saved, keep):
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(saved[: int(len(saved) * keep)])
+
+
+def test_files_over_the_size_cap_are_refused_before_reading(saved):
+    with pytest.raises(CheckpointError, match="over the cap of 0.001 MB"):
+        load_checkpoint(saved, max_bytes=1000)
+
+
+def test_a_newer_format_version_is_refused(saved):
+    payload = payload_of(saved)
+    payload["version"] = 2
+    with pytest.raises(CheckpointError, match="not version 1"):
+        load_checkpoint(bytes_of(payload))
+
+
+def edited(saved: bytes, edit) -> bytes:
+    payload = payload_of(saved)
+    edit(payload)
+    return bytes_of(payload)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda p: p["state_dict"].pop("2.bias"), r"weight '2.bias' is missing; the config's network needs shape \(4,\)"),
+    (lambda p: p["state_dict"].update(extra=torch.zeros(1)), "weight 'extra' is not part of the config's network"),
+    (lambda p: p["state_dict"].update({"0.weight": torch.zeros(8, 4)}),
+     r"weight '0.weight' has shape \(8, 4\) in the file, but the config's network needs \(8, 3\)"),
+    (lambda p: p["state_dict"].update({"0.bias": torch.zeros(8, dtype=torch.float64)}),
+     "weight '0.bias' has dtype torch.float64 in the file, but the config's network needs torch.float32"),
+    (lambda p: p["state_dict"].update({"0.bias": [0.0] * 8}), "weight '0.bias' is not a plain tensor"),
+    (lambda p: p["config"].update(hidden_sizes=[8, 5]), r"weight '2.weight' has shape \(4, 8\) .* needs \(5, 8\)"),
+], ids=["missing", "extra", "shape", "dtype", "not-a-tensor", "config-and-weights-disagree"])
+def test_weights_that_do_not_fit_the_configs_network_are_refused(saved, edit, message):
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(edited(saved, edit))
+
+
+@pytest.mark.parametrize("field,value", [
+    ("hidden_sizes", [100_000]),
+    ("n_samples", 10**7),
+    ("learning_rate", 5.0),
+    ("activation", "Softmax"),
+])
+def test_a_config_outside_the_allowed_ranges_is_refused_naming_the_field(saved, field, value):
+    with pytest.raises(CheckpointError, match=f"config can't be used here: {field}"):
+        load_checkpoint(edited(saved, lambda p: p["config"].update({field: value})))
+
+
+def test_a_config_over_this_servers_caps_is_refused(saved):
+    with pytest.raises(CheckpointError, match="hidden_sizes: entry 1: 8 is out of range; allowed 1 to 4"):
+        load_checkpoint(saved, limits=Limits(max_units=4))
+
+
+def test_a_config_missing_a_field_is_refused(saved):
+    with pytest.raises(CheckpointError, match="no 'seed' field"):
+        load_checkpoint(edited(saved, lambda p: p["config"].pop("seed")))
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda p: p["history"]["losses"].pop(), "9 losses but 10 learning rates"),
+    (lambda p: p["history"]["grad_norms"]["2.bias"].append(1.0), "10 losses but 11 gradient norms of '2.bias'"),
+    (lambda p: p["history"]["grad_norms"].pop("0.bias"), "gradient norms should be for 0.weight, 0.bias"),
+    (lambda p: p["history"].update(losses=["1.0"] * 10), "losses should be a list of numbers"),
+    (lambda p: p.update(diverged_at=11), "diverged_at should be empty or an epoch from 1 to 10"),
+    (lambda p: p.update(lr_changes=[[99, 1e-3]]), r"lr_changes entry 1 should be \[epoch from 1 to 11"),
+    (lambda p: p.update(learning_rate=7.0), "learning_rate: 7 is out of range"),
+])
+def test_an_inconsistent_history_is_refused(saved, edit, message):
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(edited(saved, edit))
+
+
+def test_adam_state_that_does_not_fit_the_network_is_refused():
+    saved = save_checkpoint(trained(CONFIG.replace(optimizer="adam"), 3))
+    with pytest.raises(CheckpointError, match=r"adam state 'exp_avg' of parameter 1 has shape \(3,\)"):
+        load_checkpoint(edited(saved, lambda p: p["optimizer_state"][1].update(exp_avg=torch.zeros(3))))
+    with pytest.raises(CheckpointError, match="does not match the network's 6 parameters"):
+        load_checkpoint(edited(saved, lambda p: p["optimizer_state"].pop(5)))
