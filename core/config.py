@@ -103,9 +103,9 @@ class Config:
         """A copy with some flat fields changed (validated)."""
         return parse_config({**self.values(), **changes})
 
-    def layer_sizes(self) -> list[int]:
-        """Feature sizes through the network: [inputs, *hidden, 1]."""
-        return [self.data.n_features, *self.model.hidden_sizes, 1]
+    def layer_sizes(self, n_features: int | None = None) -> list[int]:
+        """Feature sizes through the network: [inputs, *hidden, 1]; inputs from the data's columns."""
+        return [n_features or self.data.n_features, *self.model.hidden_sizes, 1]
 
 
 # ---------------------------------------------------------------- parsing ---
@@ -264,29 +264,32 @@ def parameter_count(layer_sizes: list[int]) -> int:
     return sum(n_in * n_out + n_out for n_in, n_out in zip(layer_sizes, layer_sizes[1:]))
 
 
-def estimated_memory_mb(config: Config) -> float:
+def estimated_memory_mb(config: Config, data_shape: tuple[int, int] | None = None) -> float:
     """Rough peak of one full-batch step, in MB of float32.
 
     Parameters count four times (value, grad and Adam's two moments); each hidden layer
     keeps about two (n_samples, units) activations alive between forward and backward.
+    data_shape is (rows, features) of uploaded data, else the config's synthetic data.
     """
-    sizes = config.layer_sizes()
-    floats = 4 * parameter_count(sizes) + config.data.n_samples * (sizes[0] + 1 + 2 * sum(sizes[1:-1]))
+    n_samples, n_features = data_shape or (config.data.n_samples, config.data.n_features)
+    sizes = config.layer_sizes(n_features)
+    floats = 4 * parameter_count(sizes) + n_samples * (sizes[0] + 1 + 2 * sum(sizes[1:-1]))
     return floats * 4 / 1e6
 
 
-def check_size(config: Config, limits: Limits) -> None:
+def check_size(config: Config, limits: Limits, data_shape: tuple[int, int] | None = None) -> None:
     """Refuse a config over the caps before anything is allocated."""
-    count = parameter_count(config.layer_sizes())
+    count = parameter_count(config.layer_sizes(data_shape[1] if data_shape else None))
     if count > limits.max_parameters:
         raise ConfigError(
             {"hidden_sizes": f"{count:,} parameters is over the cap of {limits.max_parameters:,}; use fewer or smaller layers"}
         )
-    memory = estimated_memory_mb(config)
+    memory = estimated_memory_mb(config, data_shape)
     if memory > limits.max_memory_mb:
+        n_samples = data_shape[0] if data_shape else config.data.n_samples
         raise ConfigError(
             {
-                "n_samples": f"this network on {config.data.n_samples:,} samples needs about {memory:.0f} MB, "
+                "n_samples": f"this network on {n_samples:,} samples needs about {memory:.0f} MB, "
                 f"over the cap of {limits.max_memory_mb} MB; use fewer samples or smaller layers"
             }
         )

@@ -92,18 +92,23 @@ def prepare(df: pd.DataFrame, target: str, features: list[str], drop_incomplete:
     Rows are numbered from 1, the first row under the header, in every message.
     """
     _check_choice(df, target, features)
-    values = pd.DataFrame({name: _numbers(df[name], name) for name in [*features, target]})
-    incomplete = values.isna().any(axis=1)
+    chosen = [*features, target]
+    values = pd.DataFrame({name: _numbers(df[name]) for name in chosen})
+    not_numbers = pd.DataFrame({name: df[name].notna() & values[name].isna() for name in chosen})
+    incomplete = values.isna().any(axis=1)  # a gap or a value that is not a usable number
     if incomplete.any() and not drop_incomplete:
-        name = next(name for name in values if values[name].isna().any())
-        gaps = values[name].isna()
+        name = next(name for name in chosen if values[name].isna().any())
+        bad, kind = (not_numbers[name], "non-numeric value") if not_numbers[name].any() else (
+            values[name].isna(), "missing value")
         raise DataError(
-            f"column {name!r} has {_count(gaps.sum(), 'missing value')} ({_rows(gaps)}); "
-            f"tick 'drop incomplete rows' to drop the {_count(incomplete.sum(), 'row')} with a gap"
+            f"column {name!r} has {_count(bad.sum(), kind)} ({_rows(bad)}); "
+            f"tick 'drop incomplete rows' to drop the {_count(incomplete.sum(), 'row')} with a gap or a non-number"
         )
     kept = values[~incomplete]
     if kept.empty:
-        raise DataError("every row has a missing value in the chosen columns; nothing is left to train on")
+        worst = values.isna().sum().idxmax()
+        raise DataError(f"every row has a gap or a non-number in the chosen columns (column {worst!r} has "
+                        f"{_count(values[worst].isna().sum(), 'such value')}); nothing is left to train on")
     x = kept[features].to_numpy(np.float64)  # (n, features)
     means, stds = x.mean(axis=0), x.std(axis=0)
     for column, name in enumerate(features):
@@ -136,17 +141,10 @@ def _check_choice(df: pd.DataFrame, target: str, features: list[str]) -> None:
         raise DataError(f"there is no column {unknown[0]!r}; the file has {', '.join(map(repr, df.columns))}")
 
 
-def _numbers(column: pd.Series, name: str) -> pd.Series:
-    """The column as float64, NaN where a value is missing; DataError if any value isn't a usable number."""
+def _numbers(column: pd.Series) -> pd.Series:
+    """The column as float64, NaN where a value is missing or is not a usable number (text, inf, overflow)."""
     numbers = pd.to_numeric(column, errors="coerce").astype(np.float64)
-    # Text becomes NaN here, so "not missing before, not a float32-sized number now" finds text, inf and overflow.
-    bad = column.notna() & ~(numbers.abs() <= FLOAT32_MAX)
-    if bad.any():
-        raise DataError(
-            f"column {name!r} has {_count(bad.sum(), 'non-numeric value')} ({_rows(bad)}); "
-            f"use plain numbers, at most {FLOAT32_MAX:.1e} in size"
-        )
-    return numbers
+    return numbers.where(numbers.abs() <= FLOAT32_MAX)  # beyond float32 it would be inf in a tensor
 
 
 def _rows(mask: pd.Series, shown: int = 5) -> str:

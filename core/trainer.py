@@ -54,22 +54,32 @@ class Snapshot:
     layers: list[LayerState]
 
 
-def build_run(config: Config) -> tuple[torch.Tensor, torch.Tensor, torch.nn.Sequential]:
-    """Data then model, seeded in the lesson's order, on the CPU."""
+def build_run(
+    config: Config, data: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.nn.Sequential]:
+    """Data then model, seeded in the lesson's order, on the CPU.
+
+    `data` is uploaded (x, y) of shapes (n, features) and (n, 1); without it the lesson's
+    synthetic data is drawn from the config.
+    """
     with _SEED_LOCK:
         torch.manual_seed(config.training.seed)
-        x, y = make_data(config.data)
-        model = build_model(config.model, config.data.n_features)
+        if data is None:
+            x, y = make_data(config.data)
+        else:
+            x, y = (torch.as_tensor(a, dtype=torch.float32).clone() for a in data)
+        model = build_model(config.model, x.shape[1])
     return x, y, model
 
 
 class Trainer:
     """Full-batch training of the config's network on the config's data."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, data: tuple[np.ndarray, np.ndarray] | None = None):
         self.config = config
+        self.uploaded = data is not None  # else the lesson's synthetic data, drawn from config.data
         self.device = resolve_device(config.training.device)
-        x, y, model = build_run(config)
+        x, y, model = build_run(config, data)
         self.x, self.y, self.model = x.to(self.device), y.to(self.device), model.to(self.device)
         self.parameters = dict(self.model.named_parameters())
         self.learning_rate = config.training.learning_rate

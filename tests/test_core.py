@@ -178,3 +178,38 @@ def test_frame_clock_throttles_to_max_fps_and_drawing_budget():
     assert not clock.due()
     now[0] = 0.05 + 0.15
     assert clock.due()
+
+
+def test_uploaded_data_sets_the_input_size_and_trains_like_torch():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5)).astype(np.float32)
+    y = (x @ np.arange(5, dtype=np.float32)).reshape(-1, 1)
+    config = Config().replace(hidden_sizes="6", epochs=15, reduction="mean", learning_rate=1e-2)
+    trainer = Trainer(config, data=(x, y))
+    assert trainer.model[0].in_features == 5 and trainer.uploaded
+    while not trainer.done:
+        trainer.step()
+    torch.manual_seed(config.training.seed)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.ReLU(), torch.nn.Linear(6, 1))
+    xt, yt, expected = torch.from_numpy(x), torch.from_numpy(y), []
+    for _ in range(15):
+        loss = (model(xt) - yt).pow(2).mean()
+        expected.append(loss.item())
+        model.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.sub_(1e-2 * p.grad)
+    np.testing.assert_allclose(trainer.history.losses, expected, rtol=1e-6)
+
+
+def test_size_caps_use_the_uploaded_data_shape():
+    from core.config import check_size
+
+    config = Config().replace(hidden_sizes="512, 512")
+    check_size(config, LIMITS_FOR_TEST)
+    with pytest.raises(ConfigError, match="10,000 samples needs about"):
+        check_size(config, LIMITS_FOR_TEST, data_shape=(10_000, 20))
+
+
+LIMITS_FOR_TEST = Limits(max_memory_mb=50)

@@ -111,7 +111,7 @@ def test_prepare_ignores_gaps_in_columns_it_does_not_use():
     ("price", ["rooms", "rooms"], "feature 'rooms' is chosen twice"),
     ("price", ["rooms", "floors"], "there is no column 'floors'; the file has 'rooms', 'area', 'age', 'city', 'price'"),
     ("cost", ["rooms"], "there is no column 'cost'"),
-    ("price", ["city"], r"column 'city' has 5 non-numeric values \(rows 1, 2, 3, 4, 5\)"),
+    ("price", ["city"], r"column 'city' has 5 such values\); nothing is left to train on"),
 ])
 def test_prepare_refuses_a_bad_choice_of_columns(target, features, message):
     with pytest.raises(DataError, match=message):
@@ -120,21 +120,25 @@ def test_prepare_refuses_a_bad_choice_of_columns(target, features, message):
 
 def test_prepare_names_the_column_and_rows_of_non_numeric_values():
     frame = read_csv(b"age,y\n1,1\n2,2\n3,3\nold,4\n5,5\n6,6\n7,7\n8,8\n?,9\n10,10\n11,11\ntwelve,12\n")
-    with pytest.raises(DataError, match=r"column 'age' has 3 non-numeric values \(rows 4, 9, 12\)"):
-        prepare(frame, "y", ["age"], drop_incomplete=True)
+    with pytest.raises(DataError, match=r"column 'age' has 3 non-numeric values \(rows 4, 9, 12\); "
+                                         r"tick 'drop incomplete rows' to drop the 3 rows"):
+        prepare(frame, "y", ["age"], drop_incomplete=False)
+    dataset = prepare(frame, "y", ["age"], drop_incomplete=True)
+    assert dataset.dropped_rows == 3 and dataset.y.ravel().tolist() == [1, 2, 3, 5, 6, 7, 8, 10, 11]
 
 
 def test_prepare_lists_only_the_first_five_bad_rows():
     frame = read_csv(b"x,y\n" + b"a,1\n" * 7 + b"1,2\n")
     with pytest.raises(DataError, match=r"7 non-numeric values \(rows 1, 2, 3, 4, 5, \.\.\.\)"):
-        prepare(frame, "y", ["x"], drop_incomplete=True)
+        prepare(frame, "y", ["x"], drop_incomplete=False)
 
 
 @pytest.mark.parametrize("value", [b"inf", b"-inf", b"1e39"])
 def test_prepare_refuses_values_a_float32_tensor_cannot_hold(value):
     frame = read_csv(b"x,y\n1,1\n2," + value + b"\n3,3\n")
     with pytest.raises(DataError, match=r"column 'y' has 1 non-numeric value \(row 2\)"):
-        prepare(frame, "y", ["x"], drop_incomplete=True)
+        prepare(frame, "y", ["x"], drop_incomplete=False)
+    assert prepare(frame, "y", ["x"], drop_incomplete=True).y.ravel().tolist() == [1, 3]
 
 
 def test_prepare_refuses_missing_values_unless_told_to_drop_them():
@@ -146,7 +150,7 @@ def test_prepare_refuses_missing_values_unless_told_to_drop_them():
 
 def test_prepare_refuses_when_dropping_leaves_nothing():
     frame = read_csv(b"x,z,y\n1,,1\n,2,2\n")
-    with pytest.raises(DataError, match="every row has a missing value in the chosen columns"):
+    with pytest.raises(DataError, match="every row has a gap or a non-number in the chosen columns .*nothing is left"):
         prepare(frame, "y", ["x", "z"], drop_incomplete=True)
 
 
