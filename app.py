@@ -8,6 +8,9 @@ import streamlit as st
 st.set_page_config(page_title="Module Lab", page_icon="🧪", layout="wide")
 
 pages = [
-    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train", default=True),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/layers.py", title="Layers", icon=":material/linear_scale:", url_path="layers"),
+    st.Page("pages/models.py", title="Models", icon=":material/stacks:", url_path="models"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 st.navigation(pages).run()

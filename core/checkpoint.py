@@ -65,16 +65,28 @@ class Checkpoint:
 
 
 def save_checkpoint(trainer: Trainer) -> bytes:
-    """The run as bytes: weights, optimizer state, flat config, history; loadable with weights_only=True."""
+    """The run as bytes: weights, optimizer state, flat config, history; loadable with weights_only=True.
+
+    Safe to call from another thread (a download while training runs): the copy is taken
+    under the trainer's lock, between two epochs.
+    """
+    with trainer.lock:
+        payload = _payload(trainer)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def _payload(trainer: Trainer) -> dict:
     history = trainer.history
     optimizer_state = trainer.optimizer.state_dict()["state"] if trainer.optimizer else {}
     payload = {
         "format": FORMAT,
         "version": VERSION,
         "config": _plain_values(trainer.config),
-        "state_dict": {name: tensor.detach().cpu() for name, tensor in trainer.model.state_dict().items()},
+        "state_dict": {name: tensor.detach().cpu().clone() for name, tensor in trainer.model.state_dict().items()},
         "optimizer_state": {
-            int(index): {key: value.detach().cpu() for key, value in state.items()}
+            int(index): {key: value.detach().cpu().clone() for key, value in state.items()}
             for index, state in optimizer_state.items()
         },
         "learning_rate": float(trainer.learning_rate),
@@ -86,9 +98,7 @@ def save_checkpoint(trainer: Trainer) -> bytes:
         "lr_changes": [[int(epoch), float(lr)] for epoch, lr in trainer.lr_changes],
         "diverged_at": trainer.diverged_at,
     }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    return buffer.getvalue()
+    return payload
 
 
 def _plain_values(config: Config) -> dict[str, object]:
@@ -104,8 +114,9 @@ def config_json(config: Config) -> str:
 def metrics_csv(trainer: Trainer) -> str:
     """One row per epoch: epoch, loss, learning_rate, then grad_norm_<parameter name> per parameter."""
     history = trainer.history
-    columns = {"epoch": history.epochs, "loss": history.losses, "learning_rate": history.learning_rates}
-    columns |= {f"grad_norm_{name}": norms for name, norms in history.grad_norms.items()}
+    with trainer.lock:  # the columns grow while a run trains
+        columns = {"epoch": history.epochs, "loss": history.losses.copy(), "learning_rate": history.learning_rates.copy()}
+        columns |= {f"grad_norm_{name}": norms.copy() for name, norms in history.grad_norms.items()}
     return pd.DataFrame(columns).to_csv(index=False, lineterminator="\n")
 
 

@@ -86,6 +86,15 @@ def numeric_columns(df: pd.DataFrame) -> list[str]:
     return [name for name in df.columns if pd.api.types.is_numeric_dtype(df[name])]
 
 
+def mostly_numeric_columns(df: pd.DataFrame) -> list[str]:
+    """Columns where most filled cells are numbers: numeric ones, and those with a few stray entries."""
+    def mostly(column: pd.Series) -> bool:
+        filled = column.dropna()
+        return len(filled) > 0 and pd.to_numeric(filled, errors="coerce").notna().mean() >= 0.5
+
+    return [name for name in df.columns if mostly(df[name])]
+
+
 def prepare(df: pd.DataFrame, target: str, features: list[str], drop_incomplete: bool) -> Dataset:
     """Standardised features and the raw target, as float32 arrays ready for training.
 

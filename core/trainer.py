@@ -67,7 +67,7 @@ def build_run(
         if data is None:
             x, y = make_data(config.data)
         else:
-            x, y = (torch.as_tensor(a, dtype=torch.float32).clone() for a in data)
+            x, y = (torch.tensor(a, dtype=torch.float32) for a in data)  # copies: the upload stays as it was
         model = build_model(config.model, x.shape[1])
     return x, y, model
 
@@ -87,6 +87,8 @@ class Trainer:
         self.history = History(list(self.parameters))
         self.lr_changes: list[tuple[int, float]] = []  # (first epoch at the new lr, lr)
         self.diverged_at: int | None = None  # epoch whose loss or gradient was NaN/inf
+        # Held during each step: a download served by another thread copies a consistent epoch.
+        self.lock = threading.Lock()
 
     def _make_optimizer(self) -> torch.optim.Optimizer | None:
         params = list(self.parameters.values())
@@ -125,6 +127,10 @@ class Trainer:
 
     def step(self) -> EpochRecord:
         """One epoch of the lesson's loop: forward, loss, zero_grad, backward, update."""
+        with self.lock:
+            return self._step()
+
+    def _step(self) -> EpochRecord:
         y_pred = self.model(self.x)
         loss = self.loss_of(y_pred)
         self.model.zero_grad()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
+from core.codegen import r_training_script, training_script
 from core.config import ConfigError
 from core.frames import FrameClock
 from core.trainer import Trainer
 from pages.parts import train_state as state
+from pages.parts.code_panel import code_panel
+from pages.parts.train_data import plain
+from pages.parts.train_files import checkpoint_uploader, download_buttons
 from pages.parts.train_widgets import config_sidebar
 from viz import figures
 
@@ -21,7 +23,8 @@ st.caption(
 )
 
 state.init()
-config, view = config_sidebar()
+setup = config_sidebar()
+config, view = setup.config, setup.view
 state.sync_run(config)
 trainer: Trainer | None = st.session_state.get("trainer")
 
@@ -30,7 +33,8 @@ def show_model_summary() -> None:
     """print(model), its size, and where its tensors live."""
     if config is None:
         return
-    model_text, count, tensors = state.model_summary(config, trainer)
+    n_features = setup.dataset.x.shape[1] if setup.dataset is not None else config.data.n_features
+    model_text, count, tensors = state.model_summary(config, trainer, n_features)
     st.subheader("The model")
     left, right = st.columns(2)
     with left:
@@ -47,10 +51,10 @@ def show_controls() -> None:
     blocked = config is None or state.needs_reset(config, trainer)
     cols = st.columns(5)
     cols[0].button(state.play_label(trainer, status), key="btn_train", icon=":material/play_arrow:", type="primary",
-                   on_click=state.on_train, args=(config,), width="stretch", disabled=blocked or status == "running")
+                   on_click=state.on_train, args=(config, setup.dataset), width="stretch", disabled=blocked or status == "running")
     cols[1].button("Pause", key="btn_pause", icon=":material/pause:", on_click=state.on_pause, width="stretch",
                    disabled=status != "running")
-    cols[2].button("Step", key="btn_step", icon=":material/skip_next:", on_click=state.on_step, args=(config,),
+    cols[2].button("Step", key="btn_step", icon=":material/skip_next:", on_click=state.on_step, args=(config, setup.dataset),
                    width="stretch", disabled=blocked or not state.can_step(trainer, status),
                    help="Train one epoch, then pause.")
     cols[3].button("Stop", key="btn_stop", icon=":material/stop:", on_click=state.on_stop, width="stretch",
@@ -141,13 +145,31 @@ def show_outcome(run: Trainer) -> None:
     cols[2].metric("Epochs trained", run.epoch)
     left, right = st.columns(2)
     left.plotly_chart(figures.prediction_figure(y_true, y_pred, r_squared=r2), key="predictions")
-    right.plotly_chart(figures.sensitivity_figure(run.input_sensitivities(), run.config.data.coefficients),
-                       key="sensitivities")
+    names = setup.dataset.feature_names if run.uploaded and setup.dataset is not None else None
+    true = None if run.uploaded else run.config.data.coefficients
+    right.plotly_chart(figures.sensitivity_figure(run.input_sensitivities(), true, names=names), key="sensitivities")
+
+
+def show_code() -> None:
+    """The whole training script for this config: run it and it prints the losses shown above."""
+    if config is None:
+        return
+    st.subheader("The code")
+    if setup.dataset is not None:
+        st.caption("This script draws the lesson's synthetic data; your uploaded CSV stays in this session.")
+    code_panel(training_script(config), r_training_script(config), key="train_code",
+               download_name="train_module_lab.py")
+
+
+def show_files() -> None:
+    st.subheader("Save and load")
+    download_buttons(config, trainer)
+    checkpoint_uploader(setup.caps)
 
 
 def show_errors(errors: ConfigError | None) -> None:
     if errors is not None:
-        lines = "\n".join(f"- **{name}**: {message}" for name, message in errors.errors.items())
+        lines = "\n".join(f"- **{name}**: {plain(message)}" for name, message in errors.errors.items())
         st.error(f"Some settings are not valid, so training is off until they are fixed:\n\n{lines}")
     if failure := st.session_state.get("run_error"):
         st.error(failure)
@@ -169,3 +191,5 @@ else:
     live_view.draw(trainer)
     show_outcome(trainer)
 show_model_summary()
+show_code()
+show_files()

@@ -164,3 +164,10 @@ def test_prepare_takes_a_dataframe_built_in_code_too():
     frame = pd.DataFrame({"x": [1.0, 2.0, 4.0], "y": [0, 1, 0]})
     dataset = prepare(frame, "y", ["x"], drop_incomplete=False)
     np.testing.assert_allclose(dataset.x.ravel(), (frame["x"] - frame["x"].mean()) / frame["x"].std(ddof=0), rtol=1e-6)
+
+
+def test_mostly_numeric_columns_keep_columns_with_a_few_stray_entries():
+    from core.tabular import mostly_numeric_columns
+
+    frame = read_csv(b"name,x,y,empty\nann,1,2,\nbob,abc,3,\ncid,4,5,\n")
+    assert mostly_numeric_columns(frame) == ["x", "y"]

@@ -303,9 +303,11 @@ def prediction_figure(y_true: np.ndarray, y_pred: np.ndarray, *, r_squared: floa
     )
 
 
-def sensitivity_figure(learned: Sequence[float], true: Sequence[float] | None = None) -> go.Figure:
-    """The network's mean d y_pred / d x_i beside the coefficients that generated the data."""
-    names = [f"x{i + 1}" for i in range(len(learned))]
+def sensitivity_figure(
+    learned: Sequence[float], true: Sequence[float] | None = None, *, names: Sequence[str] | None = None
+) -> go.Figure:
+    """The network's mean d y_pred / d x_i beside the coefficients that generated the data (if known)."""
+    names = list(names) if names is not None else [f"x{i + 1}" for i in range(len(learned))]
     bars = [dict(type="bar", x=names, y=np.asarray(learned, dtype=np.float64), name="learned: mean ∂ŷ/∂xᵢ",
                  marker=dict(color=LAYER_COLOURS[0]))]
     if true is not None:

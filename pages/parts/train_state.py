@@ -10,10 +10,12 @@ import streamlit as st
 from core.config import Config
 from core.device import tensor_table
 from core.model import build_model
+from core.tabular import Dataset
 from core.trainer import Trainer
 
 # Fields a run may take on mid-run; any other change needs a Reset.
 LIVE_FIELDS = ("learning_rate", "epochs")
+SYNTHETIC_DATA_FIELDS = ("n_samples", "noise_std", "coefficients")  # unused by a run on uploaded data
 
 
 
@@ -24,8 +26,13 @@ def init() -> None:
 
 
 def changed_fields(config: Config, trainer: Trainer) -> list[str]:
+    """Settings that differ from the run's, other than those a run may take on mid-run."""
     before, now = trainer.config.values(), config.values()
-    return [name for name in now if name not in LIVE_FIELDS and now[name] != before[name]]
+    ignored = (*LIVE_FIELDS, *SYNTHETIC_DATA_FIELDS) if trainer.uploaded else LIVE_FIELDS
+    changed = [name for name in now if name not in ignored and now[name] != before[name]]
+    if st.session_state.get("data_key") != st.session_state.get("run_data_key"):
+        changed.append("the data")
+    return changed
 
 
 def needs_reset(config: Config | None, trainer: Trainer | None) -> bool:
@@ -54,28 +61,29 @@ def sync_run(config: Config | None) -> None:
             st.session_state.status = "paused"  # more epochs asked for: Resume trains on
 
 
-def _start(config: Config | None, status: str) -> None:
+def _start(config: Config | None, dataset: Dataset | None, status: str) -> None:
     if config is None:
         return
     if st.session_state.status in ("finished", "stopped", "diverged", "failed"):
         on_reset()  # "Train again": a fresh run of the same config
     if st.session_state.trainer is None:
         try:
-            st.session_state.trainer = Trainer(config)
+            st.session_state.trainer = Trainer(config, data=None if dataset is None else (dataset.x, dataset.y))
         except RuntimeError as error:  # CUDA chosen but unusable, or out of memory
             st.session_state.run_error = f"Could not start training: {error}."
             st.session_state.offer_cpu = config.training.device == "cuda"
             return
+        st.session_state.run_data_key = st.session_state.get("data_key")
     st.session_state.run_error = None
     st.session_state.status = status
 
 
-def on_train(config: Config | None) -> None:
-    _start(config, "running")
+def on_train(config: Config | None, dataset: Dataset | None) -> None:
+    _start(config, dataset, "running")
 
 
-def on_step(config: Config | None) -> None:
-    _start(config, "step")
+def on_step(config: Config | None, dataset: Dataset | None) -> None:
+    _start(config, dataset, "step")
 
 
 def on_pause() -> None:
@@ -89,6 +97,7 @@ def on_stop() -> None:
 
 def on_reset() -> None:
     st.session_state.trainer = None
+    st.session_state.run_data_key = None
     st.session_state.status = "idle"
     st.session_state.run_error = None
     st.session_state.offer_cpu = False
@@ -128,13 +137,13 @@ def warnings(config: Config | None, trainer: Trainer | None) -> list[str]:
     return messages
 
 
-def model_summary(config: Config, trainer: Trainer | None) -> tuple[str, int, list[dict]]:
+def model_summary(config: Config, trainer: Trainer | None, n_features: int) -> tuple[str, int, list[dict]]:
     """print(model), the parameter count and the tensor table, for the run or the config."""
     if trainer is not None and not needs_reset(config, trainer):
         model = trainer.model
         tensors = {"x": trainer.x, "y": trainer.y, **dict(model.named_parameters())}
     else:
-        model = build_model(config.model, config.data.n_features)
+        model = build_model(config.model, n_features)
         tensors = dict(model.named_parameters())
     return str(model), sum(p.numel() for p in model.parameters()), tensor_table(tensors)
 

@@ -7,6 +7,7 @@ first load of a session; from then on every valid change is written back to the 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -19,14 +20,19 @@ from core.config import (
     Config,
     ConfigError,
     Limits,
+    check_size,
     parse_config,
     parse_fields,
 )
 from core.device import cuda_unavailable_reason
+from core.tabular import Dataset
+from pages.parts.train_data import plain, uploaded_dataset
 
 OPTIMIZER_LABELS = {"manual_sgd": "manual SGD (the lesson's loop)", "sgd": "torch.optim.SGD", "adam": "torch.optim.Adam"}
 DEVICE_LABELS = {"cpu": "CPU", "cuda": "CUDA"}
 VIEW_DEFAULTS = {"live": True, "log_scale": False}  # how to draw, not what to train; also in the URL
+# Kept across page visits (Streamlit forgets a widget's value once another page was shown).
+PERSISTED = [*FIELDS, *VIEW_DEFAULTS, "data_source"]
 # 1, 2, 5 per decade from 1e-6 to 1: a log-scale slider
 LEARNING_RATES = sorted(
     float(f"{m}e{e}") for e in range(-6, 1) for m in (1, 2, 5) if float(f"{m}e{e}") <= LEARNING_RATE_RANGE[1]
@@ -46,7 +52,7 @@ def limits() -> Limits:
         return Limits()
 
 
-def _widget_value(name: str, value: object) -> object:
+def widget_value(value: object) -> object:
     """Lists are edited as comma-separated text."""
     return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) if isinstance(value, tuple) else value
 
@@ -65,10 +71,11 @@ def _load_url(caps: Limits) -> None:
     if errors:
         st.session_state.url_error = ConfigError(errors)
     for name, value in values.items():
-        st.session_state[name] = _widget_value(name, value)
+        st.session_state[name] = widget_value(value)
     for name, default in VIEW_DEFAULTS.items():
         flag = _flag(params.get(name, ""))
         st.session_state[name] = default if flag is None else flag
+    st.session_state.data_source = "lesson"  # an uploaded file cannot travel in a link
 
 
 def _restore() -> None:
@@ -88,16 +95,19 @@ def _remove_layer() -> None:
     st.session_state.hidden_sizes = ", ".join(sizes[:-1])
 
 
-def _data_widgets(caps: Limits) -> None:
+def _data_widgets(caps: Limits) -> tuple[Dataset | None, str | None]:
     st.subheader("Data")
-    st.number_input("Samples", key="n_samples", min_value=1, max_value=caps.max_samples, step=10,
-                    help=f"Rows of x ~ N(0, 1); 1 to {caps.max_samples:,}.")
-    st.number_input("Noise std", key="noise_std", min_value=0.0, max_value=10.0, step=0.1, format="%.2f",
-                    help="y gets + N(0, std²) noise; the lesson uses 1.")
-    st.text_input("Target coefficients", key="coefficients",
-                  help="y = c1·x1 + c2·x2 + … + noise; one input per coefficient. The lesson: 0.2, -1.3, -0.5.")
+    dataset, data_error = uploaded_dataset(caps)
+    if st.session_state.data_source == "lesson":
+        st.number_input("Samples", key="n_samples", min_value=1, max_value=caps.max_samples, step=10,
+                        help=f"Rows of x ~ N(0, 1); 1 to {caps.max_samples:,}.")
+        st.number_input("Noise std", key="noise_std", min_value=0.0, max_value=10.0, step=0.1, format="%.2f",
+                        help="y gets + N(0, std²) noise; the lesson uses 1.")
+        st.text_input("Target coefficients", key="coefficients",
+                      help="y = c1·x1 + c2·x2 + … + noise; one input per coefficient. The lesson: 0.2, -1.3, -0.5.")
     st.number_input("Seed", key="seed", min_value=0, max_value=MAX_SEED, step=1,
-                    help="Seeds data and initial weights: the same seed gives the same run.")
+                    help="Seeds the data and the initial weights: the same seed gives the same run.")
+    return dataset, data_error
 
 
 def _network_widgets(caps: Limits) -> None:
@@ -135,31 +145,51 @@ def _view_widgets() -> None:
     st.toggle("Log-scale loss", key="log_scale")
 
 
-def config_sidebar() -> tuple[Config | None, dict[str, bool]]:
-    """Draw the sidebar; return the valid config (or None, with the error in session state) and view flags."""
+@dataclass(frozen=True)
+class Setup:
+    """What the sidebar says to train, and how to draw it."""
+
+    config: Config | None  # None while a setting is invalid; the error is in st.session_state.config_error
+    view: dict[str, bool]
+    dataset: Dataset | None  # an uploaded CSV, or None for the lesson's synthetic data
+    caps: Limits
+
+
+def config_sidebar() -> Setup:
+    """Draw the sidebar and read it into a Setup."""
     caps = limits()
     if "train_values" not in st.session_state:
         _load_url(caps)
     _restore()
     with st.sidebar:
         if url_error := st.session_state.pop("url_error", None):
-            lines = "; ".join(f"{k}: {v}" for k, v in url_error.errors.items())
+            lines = "; ".join(f"{name}: {plain(message)}" for name, message in url_error.errors.items())
             st.warning(f"The link had values that could not be used, so defaults stand in: {lines}")
-        _data_widgets(caps)
+        dataset, data_error = _data_widgets(caps)
         _network_widgets(caps)
         _training_widgets()
         _view_widgets()
-    names = [*FIELDS, *VIEW_DEFAULTS]
-    st.session_state.train_values = {name: st.session_state[name] for name in names}
+    st.session_state.train_values = {name: st.session_state[name] for name in PERSISTED}
     view = {name: bool(st.session_state[name]) for name in VIEW_DEFAULTS}
+    config = _checked_config(caps, dataset, data_error)
+    if config is not None:
+        _write_url(config, view)
+    return Setup(config, view, dataset, caps)
+
+
+def _checked_config(caps: Limits, dataset: Dataset | None, data_error: str | None) -> Config | None:
+    """The widgets' config, within the caps for the data it will train on; None (and the error kept) if not."""
     try:
+        if data_error:
+            raise ConfigError({"data": data_error})
         config = parse_config({name: st.session_state[name] for name in FIELDS}, caps)
+        if dataset is not None:
+            check_size(config, caps, data_shape=dataset.x.shape)
     except ConfigError as error:
         st.session_state.config_error = error
-        return None, view
+        return None
     st.session_state.config_error = None
-    _write_url(config, view)
-    return config, view
+    return config
 
 
 def _write_url(config: Config, view: dict[str, bool]) -> None:

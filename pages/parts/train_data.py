@@ -1,0 +1,67 @@
+"""The Train page's data source: the lesson's synthetic data, or an uploaded CSV for regression."""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from core.config import Limits
+from core.tabular import DataError, Dataset, mostly_numeric_columns, numeric_columns, prepare, read_csv
+
+SOURCES = {"lesson": "The lesson's data", "csv": "Upload a CSV"}
+
+
+def plain(text: str) -> str:
+    """User text (a column name, a typed value) shown literally: escape what Markdown would act on
+    (emphasis, code, links, HTML tags, tables, LaTeX)."""
+    return re.sub(r"([\\`*_{}\[\]<>#|~$])", r"\\\1", text)
+
+
+def _read(upload, caps: Limits):
+    """The upload as a DataFrame, parsed once per file (reruns come several times a second)."""
+    cached = st.session_state.get("csv_frame")
+    if cached is None or cached[0] != upload.file_id:
+        frame = read_csv(upload.getvalue(), caps)
+        # A new file: the last numeric column is the target, the other mostly-numeric ones the
+        # features (a stray "n/a" should be reported and droppable, not hide its column).
+        target = numeric_columns(frame)[-1]
+        st.session_state.csv_target = target
+        st.session_state.csv_features = [c for c in mostly_numeric_columns(frame) if c != target]
+        st.session_state.csv_frame = cached = (upload.file_id, frame)
+    return cached[1]
+
+
+def _choose_columns(frame) -> tuple[str, list[str], bool]:
+    columns = [str(c) for c in frame.columns]
+    target = st.selectbox("Target column", numeric_columns(frame), key="csv_target")
+    options = [c for c in columns if c != target]
+    st.session_state.csv_features = [c for c in st.session_state.get("csv_features", []) if c in options]
+    features = st.multiselect("Feature columns", options, key="csv_features",
+                              help="The network's inputs, each standardised to mean 0 and std 1.")
+    drop = st.checkbox("Drop incomplete rows", key="csv_drop",
+                       help="Leave out rows with a gap or a non-number in a chosen column.")
+    return target, features, drop
+
+
+def uploaded_dataset(caps: Limits) -> tuple[Dataset | None, str | None]:
+    """Draw the source choice; return (dataset, None), (None, why not) or (None, None) for the lesson's data."""
+    st.radio("Source", list(SOURCES), key="data_source", format_func=SOURCES.get, horizontal=True,
+             help="An uploaded file stays in this browser session; a shared link cannot carry it.")
+    st.session_state.data_key = None  # what the data is, to spot a change while a run exists
+    if st.session_state.data_source != "csv":
+        return None, None
+    upload = st.file_uploader("CSV with a header row", type=["csv"], key="csv_file",
+                              help=f"Numbers only in the chosen columns; up to {caps.max_samples:,} rows.")
+    if upload is None:
+        return None, "Upload a CSV file, or switch the data source back to the lesson's data."
+    try:
+        target, features, drop = _choose_columns(_read(upload, caps))
+        dataset = prepare(_read(upload, caps), target, features, drop)
+    except DataError as error:
+        return None, str(error)
+    st.session_state.data_key = (upload.file_id, target, tuple(features), drop)
+    dropped = f"; {dataset.dropped_rows} incomplete rows dropped" if dataset.dropped_rows else ""
+    st.caption(f"{len(dataset.x):,} rows × {len(features)} features, each standardised to mean 0 and "
+               f"std 1{dropped}. The target is used as it is.")
+    return dataset, None

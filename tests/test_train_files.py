@@ -1,0 +1,143 @@
+"""The Train page's own data (CSV upload) and files (checkpoint download and safe import), via AppTest."""
+
+import io
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from core.checkpoint import save_checkpoint
+from core.config import Config
+from core.trainer import Trainer
+
+PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
+HOUSES = b"rooms,area,age,price\n3,70,10,200\n4,95,5,290\n2,50,30,120\n5,120,2,380\n3,80,12,230\n4,100,8,300\n"
+
+
+@pytest.fixture
+def train() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    return at
+
+
+def use_csv(at: AppTest, data: bytes, name: str = "houses.csv") -> AppTest:
+    at.radio(key="data_source").set_value("csv").run()
+    at.file_uploader(key="csv_file").set_value((name, data, "text/csv")).run()
+    assert not at.exception
+    return at
+
+
+def errors(at: AppTest) -> str:
+    return " ".join(e.value for e in at.error)
+
+
+def test_a_csv_trains_on_its_columns_with_standardised_features(train):
+    use_csv(train, HOUSES)
+    assert train.selectbox(key="csv_target").value == "price"
+    assert train.multiselect(key="csv_features").value == ["rooms", "area", "age"]
+    assert any("6 rows × 3 features, each standardised" in c.value for c in train.sidebar.caption)
+    train.number_input(key="epochs").set_value(5).run()
+    train.button(key="btn_train").click().run()
+    trainer = train.session_state.trainer
+    assert trainer.uploaded and trainer.model[0].in_features == 3 and trainer.epoch == 5
+    np.testing.assert_allclose(trainer.y.numpy().ravel(), [200, 290, 120, 380, 230, 300])
+    np.testing.assert_allclose(trainer.x.numpy().mean(axis=0), 0, atol=1e-6)
+    assert train.session_state.status == "finished"
+
+
+def test_choosing_fewer_features_changes_the_inputs_and_asks_for_reset(train):
+    use_csv(train, HOUSES)
+    train.button(key="btn_step").click().run()
+    train.multiselect(key="csv_features").set_value(["rooms"]).run()
+    assert any("the data" in w.value and "Reset" in w.value for w in train.warning)
+    train.button(key="btn_reset").click().run()
+    train.button(key="btn_step").click().run()
+    assert train.session_state.trainer.model[0].in_features == 1
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"", "the file is empty"),
+    (b"name,city\nann,paris\nbob,rome\n", "no column holds only numbers"),
+    (b"x,y\n1,2\n\xff\xfe,3\n", "not UTF-8"),
+])
+def test_bad_files_get_a_clear_message(train, data, message):
+    use_csv(train, data)
+    assert message in errors(train) and "data" in errors(train)
+    assert train.button(key="btn_train").disabled
+
+
+def test_non_numeric_values_are_counted_and_their_rows_can_be_dropped(train):
+    use_csv(train, b"x,y\n1,2\n2,4\nabc,6\n4,8\n5,\n6,12\n")
+    message = errors(train)
+    assert "column 'x' has 1 non-numeric value (row 3)" in message and "drop the 2 rows" in message
+    train.checkbox(key="csv_drop").check().run()
+    assert not errors(train)
+    assert any("4 rows × 1 features" in c.value and "2 incomplete rows dropped" in c.value
+               for c in train.sidebar.caption)
+
+
+def test_rows_over_the_cap_are_refused():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.secrets["MODULE_LAB_MAX_SAMPLES"] = "4"
+    at.run()
+    use_csv(at, HOUSES)
+    assert "over the cap of 4" in errors(at) or "at most 4" in errors(at)
+
+
+def test_column_names_are_shown_as_text_never_markup(train):
+    use_csv(train, b"x,y,<img src=x onerror=alert(1)> **bold**\n1,2,a\n2,3,b\n3,4,5\n")
+    train.multiselect(key="csv_features").set_value(["x", "<img src=x onerror=alert(1)> **bold**"]).run()
+    message = errors(train)
+    assert r"\<img src=x onerror=alert(1)\> \*\*bold\*\*" in message
+    assert "<img" not in message.replace(r"\<img", "")
+
+
+def test_downloads_are_offered_once_a_run_exists(train):
+    buttons = {b.proto.id.rsplit("-", 1)[-1]: b for b in train.get("download_button")}
+    assert buttons["dl_checkpoint"].proto.disabled and not buttons["dl_config"].proto.disabled
+    train.button(key="btn_step").click().run()
+    buttons = {b.proto.id.rsplit("-", 1)[-1]: b for b in train.get("download_button")}
+    assert not buttons["dl_checkpoint"].proto.disabled and not buttons["dl_metrics"].proto.disabled
+
+
+def test_a_checkpoint_reloads_the_run_and_training_continues_identically(train):
+    config = Config().replace(epochs=30, optimizer="adam", learning_rate=1e-3, hidden_sizes="16, 8", seed=3)
+    first = Trainer(config)
+    for _ in range(12):
+        first.step()
+    train.file_uploader(key="checkpoint_file").set_value(("run.pt", save_checkpoint(first), "application/x")).run()
+    assert not train.exception
+    assert any("Loaded run.pt: epoch 12 of 30" in s.value for s in train.success)
+    assert train.text_input(key="hidden_sizes").value == "16, 8" and train.selectbox(key="optimizer").value == "adam"
+    assert train.button(key="btn_train").label == "Resume"
+    train.button(key="btn_train").click().run()
+    straight = Trainer(config)
+    while not straight.done:
+        straight.step()
+    np.testing.assert_array_equal(train.session_state.trainer.history.losses, straight.history.losses)
+
+
+class WritesMarker:
+    """Unpickling this calls Path.touch: code that runs on a plain pickle.load."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_crafted_checkpoint_is_refused_and_its_code_never_runs(train, tmp_path):
+    marker = tmp_path / "pwned"
+    buffer = io.BytesIO()
+    torch.save({"format": "module-lab-checkpoint", "payload": WritesMarker(marker)}, buffer)
+    pickle.loads(pickle.dumps(WritesMarker(tmp_path / "control")))  # the same trick does run on plain pickle
+    assert (tmp_path / "control").exists()
+    train.file_uploader(key="checkpoint_file").set_value(("evil.pt", buffer.getvalue(), "application/x")).run()
+    assert not train.exception
+    assert "evil.pt was refused" in errors(train) and "not plain tensors" in errors(train)
+    assert not marker.exists() and train.session_state.trainer is None
