@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -203,3 +204,24 @@ def _layer_state(name: str, layer: torch.nn.Linear) -> LayerState:
         weight_grad=_numpy(layer.weight.grad),
         bias_grad=_numpy(layer.bias.grad),
     )
+
+
+def seconds_per_epoch(config: Config, device: str, epochs: int = 50, warmup: int = 5) -> float:
+    """Wall time of one epoch of this config on a device, averaged over `epochs` after a warm-up.
+
+    CUDA runs asynchronously, so the clock stops only after torch.cuda.synchronize().
+    """
+    trainer = Trainer(config.replace(device=device, epochs=warmup + epochs))
+    for _ in range(warmup):  # first calls allocate, pick kernels and fill caches
+        trainer.step()
+    _synchronize(trainer.device)
+    started = time.perf_counter()
+    for _ in range(epochs):
+        trainer.step()
+    _synchronize(trainer.device)
+    return (time.perf_counter() - started) / epochs
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

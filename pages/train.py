@@ -6,8 +6,9 @@ import streamlit as st
 
 from core.codegen import r_training_script, training_script
 from core.config import ConfigError
+from core.device import cuda_unavailable_reason
 from core.frames import FrameClock
-from core.trainer import Trainer
+from core.trainer import Trainer, seconds_per_epoch
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
 from pages.parts.train_data import plain
@@ -150,6 +151,21 @@ def show_outcome(run: Trainer) -> None:
     right.plotly_chart(figures.sensitivity_figure(run.input_sensitivities(), true, names=names), key="sensitivities")
 
 
+def show_device_timing() -> None:
+    """Where CUDA exists: one epoch of this config timed on each device."""
+    if config is None or cuda_unavailable_reason() is not None:
+        return
+    with st.expander("CPU vs CUDA: time one epoch on each", icon=":material/speed:"):
+        st.caption("The lesson's tiny network is bound by kernel launches on a GPU, so the CPU often wins; "
+                   "CUDA pulls ahead as layers and samples grow.")
+        if st.button("Time 50 epochs on each", key="btn_time_devices", disabled=st.session_state.status == "running"):
+            times = {device: seconds_per_epoch(config, device) for device in ("cpu", "cuda")}
+            st.dataframe([{"device": d, "ms per epoch": round(1000 * t, 3)} for d, t in times.items()],
+                         hide_index=True)
+            faster, slower = sorted(times, key=times.get)
+            st.markdown(f"**{faster.upper()}** is {times[slower] / times[faster]:.1f}× faster for this config.")
+
+
 def show_code() -> None:
     """The whole training script for this config: run it and it prints the losses shown above."""
     if config is None:
@@ -191,5 +207,6 @@ else:
     live_view.draw(trainer)
     show_outcome(trainer)
 show_model_summary()
+show_device_timing()
 show_code()
 show_files()

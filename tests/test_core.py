@@ -213,3 +213,13 @@ def test_size_caps_use_the_uploaded_data_shape():
 
 
 LIMITS_FOR_TEST = Limits(max_memory_mb=50)
+
+
+def test_seconds_per_epoch_times_real_steps(monkeypatch):
+    from core import trainer as trainer_module
+
+    steps = []
+    real_step = Trainer.step
+    monkeypatch.setattr(Trainer, "step", lambda self: steps.append(self.epoch) or real_step(self))
+    seconds = trainer_module.seconds_per_epoch(Config(), "cpu", epochs=20, warmup=3)
+    assert 0 < seconds < 1 and len(steps) == 23

@@ -229,3 +229,18 @@ def test_environment_caps_override_and_a_bad_override_is_reported(monkeypatch):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert any("MODULE_LAB_MAX_PARAMETERS" in e.value and "built-in caps" in e.value for e in at.error)
+
+
+def test_cpu_vs_cuda_panel_only_where_cuda_exists(train, monkeypatch):
+    assert not [b for b in train.button if b.key == "btn_time_devices"]  # no CUDA here
+    import core.device
+    import core.trainer
+    import pages.parts.train_widgets
+
+    for module in (core.device, pages.parts.train_widgets):  # pretend this machine has a GPU
+        monkeypatch.setattr(module, "cuda_unavailable_reason", lambda: None)
+    monkeypatch.setattr(core.trainer, "seconds_per_epoch", lambda config, device: {"cpu": 2e-4, "cuda": 5e-4}[device])
+    train.run()
+    assert not train.radio(key="device").disabled
+    train.button(key="btn_time_devices").click().run()
+    assert any("**CPU** is 2.5× faster" in m.value for m in train.markdown)
