@@ -100,7 +100,7 @@ def loss_figure(
     return _figure([trace], dict(
         title=dict(text=f"Loss{last}"),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
-        yaxis=dict(title=dict(text="loss"), type="log" if log_scale else "linear"),
+        yaxis=dict(title=dict(text="loss"), type="log" if log_scale else "linear", tickformat=".4~r"),
         shapes=[shape for shape, _ in markers], annotations=[note for _, note in markers], showlegend=False,
     ))
 
@@ -128,7 +128,8 @@ def grad_norm_figure(
     return _figure(traces, dict(
         title=dict(text="Gradient norm per parameter" + (f" (epoch {epoch})" if epoch is not None else "")),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
-        yaxis=dict(title=dict(text="‖grad‖₂"), type="log"),
+        # Full numbers on the log axis: plotly's default labels minor ticks "2", "5" (for 20, 50...).
+        yaxis=dict(title=dict(text="‖grad‖₂"), type="log", tickformat=".3~r"),
         legend=dict(orientation="h", y=-0.25),
     ))
 

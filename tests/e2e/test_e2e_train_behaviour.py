@@ -1,0 +1,113 @@
+"""The Train page in a real browser: live frames, Pause, Step, Reset and the share link."""
+
+import re
+
+from playwright.sync_api import expect
+
+LONG_RUN = "/train?epochs=20000&seed=7"  # lasts seconds: long enough to watch it, pause it and step it
+
+# Notes every distinct status line and loss-chart title as the app redraws them, so frames that
+# come and go between two polls are still seen. textContent, not innerText: no layout per mutation.
+RECORD_FRAMES_JS = """
+() => {
+  const seen = (window.__frames = {counter: [], loss: []});
+  const note = (list, text) => { if (!list.includes(text)) list.push(text); };
+  new MutationObserver(() => {
+    for (const line of document.querySelectorAll("[data-testid='stMarkdownContainer']")) {
+      if (/^Epoch \\d+ \\/ \\d+/.test(line.textContent)) note(seen.counter, line.textContent);
+    }
+    for (const title of document.querySelectorAll(".js-plotly-plot .gtitle")) {
+      if (title.textContent.startsWith("Loss")) note(seen.loss, title.textContent);
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+def epoch(counter: str) -> int:
+    return int(re.match(r"Epoch (\d+) / \d+", counter).group(1))
+
+
+def final_loss(app) -> str:
+    metric = app.page.get_by_test_id("stMetric").filter(has_text="Final loss")
+    return metric.get_by_test_id("stMetricValue").inner_text()
+
+
+def train_live_then_pause(app) -> str:
+    """Start a long run, see at least three frames drawn while it runs, pause it; the paused status line."""
+    app.goto(LONG_RUN)
+    app.page.evaluate(RECORD_FRAMES_JS)
+    app.button("btn_train").click()  # no wait for idle: the run goes on for seconds
+    app.page.wait_for_function("() => __frames.counter.length >= 3 && __frames.loss.length >= 3")
+    app.click("btn_pause")
+    frames = app.page.evaluate("__frames")
+    running = [line for line in frames["counter"] if line.endswith(" · running")]
+    assert len(running) >= 3, frames["counter"]
+    assert [epoch(line) for line in running] == sorted({epoch(line) for line in running}), running
+    assert len(frames["loss"]) >= 3, frames["loss"]
+    paused = app.counter()
+    assert paused.endswith(" · paused") and epoch(paused) < 20000, paused
+    return paused
+
+
+def test_live_frames_then_pause_holds_and_reset_clears(app):
+    paused = train_live_then_pause(app)
+    app.page.wait_for_timeout(1000)  # what is tested: nothing moves for a second
+    assert app.counter() == paused
+
+    app.click("btn_reset")
+    assert app.counter() == ""
+    expect(app.page.locator(".js-plotly-plot")).to_have_count(0)
+    expect(app.page.get_by_test_id("stAlertContentInfo")).to_contain_text("Press Train")
+
+
+def test_step_trains_one_epoch_at_a_time(app):
+    app.goto("/train?epochs=20&seed=7")
+    app.click("btn_step")
+    assert app.counter().startswith("Epoch 1 / 20 · ") and app.counter().endswith(" · paused")
+    app.click("btn_step")
+    assert app.counter().startswith("Epoch 2 / 20 · ")
+    expect(app.button("btn_train")).to_have_text(re.compile("Resume"))
+    app.click("btn_train")
+    assert app.counter().startswith("Epoch 20 / 20 · ") and app.counter().endswith(" · finished")
+
+
+# Guards runner.fastReruns = false: with it on, the interrupted run went on stepping the same Trainer
+# in its own thread after Pause, so the paused screen said epoch N while the model was at N+2.
+def test_step_after_pause_advances_one_epoch(app):
+    paused = train_live_then_pause(app)
+    app.click("btn_step")
+    assert epoch(app.counter()) == epoch(paused) + 1, (paused, app.counter())
+
+
+def test_share_link_reproduces_the_run_in_a_fresh_browser(app, new_app):
+    app.goto("/train?epochs=30")
+    app.type_into("seed", "3")  # settings changed on the page, not in the link we opened
+    app.type_into("hidden_sizes", "8, 4")
+    app.click("btn_train")
+    assert app.counter().startswith("Epoch 30 / 30")
+    link, loss = app.page.url, final_loss(app)
+    assert "seed=3" in link and "hidden_sizes=8%2C4" in link, link
+
+    other = new_app().goto(link)
+    expect(other.page.locator(".st-key-seed input")).to_have_value("3")
+    expect(other.page.locator(".st-key-hidden_sizes input")).to_have_value("8, 4")
+    other.click("btn_train")
+    assert final_loss(other) == loss
+    assert other.counter() == app.counter()
+
+
+# Streamlit treats a pages/ folder beside app.py as old-style pages: until some session has run app.py,
+# a fresh server ran /train from pages/train.py alone (file names in the sidebar, "train" as the tab's
+# title, no wide layout), so a shared link opened first after a restart showed another app, and what a
+# test saw depended on the tests before it. pages/parts/__init__.py now reruns such a run through app.py.
+def test_deep_link_on_a_fresh_server(fresh_server, new_app):
+    with fresh_server() as server:
+        tab = new_app()
+        try:
+            tab.goto(server.url + "/train?epochs=20&seed=7")
+            tab.assert_healthy()
+            assert tab.page.title() == "Module Lab"  # app.py's st.set_page_config ran
+            expect(tab.page.get_by_test_id("stSidebarNavLink")).to_contain_text(["Home", "Layers", "Models", "Train"])
+        finally:
+            tab.page.close()  # before the server stops: its tab would log the lost connection
