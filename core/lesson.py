@@ -224,12 +224,18 @@ class GradientCheck:
         return _agrees(self.bias_grad.values, self.bias_by_hand)
 
 
+def _backward(module: nn.Module, x: torch.Tensor, upstream: Upstream) -> tuple[torch.Tensor, torch.Tensor]:
+    """out = module(x); out.backward(gradient=g) with the chosen upstream g: (out, g)."""
+    out = module(x)
+    g = upstream.like(out)
+    out.backward(gradient=g)
+    return out, g
+
+
 def _backward_once(spec: LinearSpec, upstream: Upstream) -> tuple[nn.Linear, torch.Tensor, torch.Tensor]:
     upstream.check()
     layer, x = _linear_run(spec)
-    out = layer(x)
-    g = upstream.like(out)
-    out.backward(gradient=g)
+    _, g = _backward(layer, x, upstream)
     return layer, x, g
 
 
@@ -393,9 +399,7 @@ class ModelGradients:
 def _backward_model(spec: SequentialSpec, upstream: Upstream) -> tuple[nn.Sequential, torch.Tensor, torch.Tensor]:
     upstream.check()
     model, x = _sequential_run(spec)
-    out = model(x)
-    g = upstream.like(out)
-    out.backward(gradient=g)
+    out, g = _backward(model, x, upstream)
     return model, out, g
 
 
