@@ -49,11 +49,12 @@ def test_a_closed_tab_stops_its_training_within_two_seconds(new_app, streamlit_s
     tab.button("btn_train").click()
     tab.page.wait_for_function("() => /Epoch [1-9]\\d* \\/ 100000/.test(document.body.innerText)")
     busy = server_cpu_percent(streamlit_server, 1.0)
-    assert busy > 50, f"the server should be training flat out, but used {busy:.0f}% of a core"
+    # Relative, not absolute: on a loaded machine "flat out" may be well under one core.
+    assert busy > 20, f"the server should be training, but used {busy:.0f}% of a core"
     tab.page.context.close()  # the visitor goes away mid-run
     time.sleep(2.0)  # the promise: stopped within a second or two
     idle = server_cpu_percent(streamlit_server, 1.0)
-    assert idle < 15, f"training went on after the tab closed: {idle:.0f}% of a core"
+    assert idle < min(15, busy / 3), f"training went on after the tab closed: {idle:.0f}% vs {busy:.0f}% of a core"
 
 
 def test_a_reload_restores_the_config_from_the_url(app):
