@@ -5,6 +5,9 @@
 
 import streamlit as st
 
+from core.device import set_torch_threads
+
+set_torch_threads()
 st.set_page_config(page_title="Module Lab", page_icon="🧪", layout="wide")
 
 pages = [

@@ -223,3 +223,15 @@ def test_seconds_per_epoch_times_real_steps(monkeypatch):
     monkeypatch.setattr(Trainer, "step", lambda self: steps.append(self.epoch) or real_step(self))
     seconds = trainer_module.seconds_per_epoch(Config(), "cpu", epochs=20, warmup=3)
     assert 0 < seconds < 1 and len(steps) == 23
+
+
+@pytest.mark.parametrize("value,threads", [(None, 1), ("2", 2), ("0", 1), ("many", 1), (" 3 ", 3)])
+def test_torch_threads_default_to_one_and_ignore_bad_overrides(value, threads):
+    from core.device import set_torch_threads
+
+    before = torch.get_num_threads()
+    try:
+        assert set_torch_threads({} if value is None else {"MODULE_LAB_TORCH_THREADS": value}) == threads
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
