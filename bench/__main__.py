@@ -1,0 +1,293 @@
+"""Module Lab's benchmark: every figure next to the baseline it is compared with, measured in the
+same run as medians of several repetitions, printed as one Markdown table (progress goes to stderr).
+
+    python -m bench                      # everything: ~8 minutes on 2 cores, longer when the app is slow
+    python -m bench --quick              # a smoke run: one repetition, short runs
+    python -m bench --only loops,cold    # some groups: loops live large long size cold
+    python -m bench --reps 5             # repetitions for every group
+    python -m bench --app /tmp/patched   # serve and import a (patched) copy of the app instead
+
+Raw samples go to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench import browser
+from bench.loops import Run, time_in_process
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+GROUPS = ("loops", "live", "large", "long", "size", "cold")
+DEFAULT_REPS = {"loops": 5, "live": 3, "large": 2, "long": 1, "cold": 3}
+
+
+@dataclass
+class Row:
+    check: str
+    config: str
+    measured: str
+    baseline: str = "—"
+    ratio: str = "—"
+    target: str = "—"
+    result: str = "info"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "**MISS**"
+
+
+def ratio_row(check: str, config: str, value: list[float], base: list[float], base_name: str, limit: float | None,
+              detail: str = "") -> Row:
+    """A timing against its baseline: medians, their ratio, and PASS/MISS against `limit` (None: info only)."""
+    ratio = median(value) / median(base)
+    return Row(check, config, f"{median(value):.3f} s{detail}", f"{median(base):.3f} s ({base_name})", f"{ratio:.2f}x",
+               "—" if limit is None else f"<= {limit}x", "info" if limit is None else verdict(ratio <= limit))
+
+
+def medians(trainings: list, *fields: str) -> list[float]:
+    return [median([getattr(t, field) for t in trainings]) for field in fields]
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class Bench:
+    """Runs the groups, keeping raw samples (for the JSON) and the table's rows."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.app = Path(args.app).resolve()
+        # Empty: torch's own default. Else pinned for every process the bench starts (loops and servers).
+        self.env = {} if args.torch_threads is None else {name: str(args.torch_threads) for name in
+                                                          ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        self.reps = {group: args.reps or (1 if args.quick else n) for group, n in DEFAULT_REPS.items()}
+        self.lesson = [Run("lesson 3-32-1, 100 samples", (32,), 100, epochs) for epochs in (200, 5000)]
+        # The lesson's lr (1e-4) with the summed loss diverges on this network by epoch 5; 1e-6 trains all 200.
+        self.large_run = Run("4x512 hidden, 10,000 samples, lr 1e-6", (512,) * 4, 10_000, 3 if args.quick else 200, 1e-6)
+        self.long_run = Run("lesson 3-32-1, 100 samples", (32,), 100, 5_000 if args.quick else 100_000)
+        self.samples: dict[str, object] = {}
+        self.rows: list[Row] = []
+        self.drawn: list[bool] = []  # per browser run: every live chart at the final epoch once idle
+        self.browser = None
+
+    # ---------------------------------------------------------------- loops ---
+
+    def loop_times(self, kind: str, run: Run) -> list[float]:
+        """Timings of a loop in fresh processes, measured once per bench run."""
+        key = f"{kind} loop, {run.label}, {run.epochs} epochs"
+        if key not in self.samples:
+            log(f"{key}, {self.reps['loops']} reps")
+            self.samples[key] = [time_in_process(kind, run, self.app, self.env) for _ in range(self.reps["loops"])]
+        return self.samples[key]
+
+    def loops(self) -> None:
+        for run in self.lesson:
+            for _ in range(self.reps["loops"]):  # interleaved, so drifting load hits both alike
+                for kind in ("bare", "trainer"):
+                    self.samples.setdefault(f"{kind} loop, {run.label}, {run.epochs} epochs", []).append(
+                        time_in_process(kind, run, self.app, self.env))
+            log(f"loops done for {run.epochs} epochs")
+            self.rows.append(ratio_row("Trainer API (per-epoch recording) vs bare loop",
+                                       f"{run.label}, {run.epochs:,} epochs", self.loop_times("trainer", run),
+                                       self.loop_times("bare", run), "bare loop", 1.1))
+
+    # -------------------------------------------------------------- browser ---
+
+    def browser_runs(self, server: browser.Server, runs: list[Run], reps: int) -> dict[tuple[str, bool], list]:
+        """Each run live and with live drawing off, `reps` times, alternating which goes first."""
+        found: dict[tuple[str, bool], list] = {}
+        for rep in range(reps):
+            for run in runs:
+                for live in (True, False) if rep % 2 == 0 else (False, True):
+                    training = browser.time_run(self.browser, server, run.query(live), run.epochs)
+                    log(f"browser {run.label} {run.epochs} epochs live={live}: {training.seconds:.2f} s, "
+                        f"{training.chart_updates} chart updates, last drawn {training.last_drawn}")
+                    found.setdefault((f"{run.label} {run.epochs}", live), []).append(training)
+        self.samples.setdefault("browser", []).extend(
+            {"run": key, "live": live, **asdict(t)} for (key, live), ts in found.items() for t in ts)
+        return found
+
+    def live_vs_off(self, found: dict, run: Run, limit: float | None) -> Row:
+        key = f"{run.label} {run.epochs}"
+        live, off = found[key, True], found[key, False]
+        cpu = [medians(ts, "server_cpu", "browser_cpu") for ts in (live, off)]
+        detail = f" (CPU s, live vs off: server {cpu[0][0]:.1f} vs {cpu[1][0]:.1f}, browser {cpu[0][1]:.1f} vs {cpu[1][1]:.1f})"
+        return ratio_row("Browser: live charts vs live drawing off", f"{run.label}, {run.epochs:,} epochs",
+                         [t.seconds for t in live], [t.seconds for t in off], "live=false", limit, detail)
+
+    def warm_up(self, server: browser.Server) -> None:
+        """One untimed run, so that the server's lazy imports and first-run costs don't count."""
+        server.wait_healthy()
+        browser.time_run(self.browser, server, self.lesson[0].query(True), self.lesson[0].epochs)
+
+    def live(self) -> None:
+        with browser.Server(self.app, env=self.env) as server:
+            self.warm_up(server)
+            found = self.browser_runs(server, self.lesson, self.reps["live"])
+        for run, limit in zip(self.lesson, (None, 1.2)):
+            self.rows.append(self.live_vs_off(found, run, limit))
+        for run, limit in zip(self.lesson, (None, 1.5)):
+            live = found[f"{run.label} {run.epochs}", True]
+            start, final = medians(live, "start", "final_render")
+            self.rows.append(ratio_row("End to end: click to last frame (live) vs bare loop",
+                                       f"{run.label}, {run.epochs:,} epochs", [t.seconds for t in live],
+                                       self.loop_times("bare", run), "bare loop, plain Python", limit,
+                                       f" (click to first epoch shown {start:.2f} s; last counter to last chart {final:.2f} s)"))
+        self.last_drawn(found)
+
+    def large(self) -> None:
+        with browser.Server(self.app, env=self.env) as server:
+            self.warm_up(server)
+            found = self.browser_runs(server, [self.large_run], self.reps["large"])
+        self.rows.append(self.live_vs_off(found, self.large_run, 1.2))
+        self.last_drawn(found)
+
+    def last_drawn(self, found: dict) -> None:
+        self.drawn.extend(t.last_drawn for ts in found.values() for t in ts)
+
+    def long(self) -> None:
+        """Memory before and after a very long live run, and how often the browser saw a new frame."""
+        run = self.long_run
+        with browser.Server(self.app, env=self.env) as server:
+            server.wait_healthy()
+            page, wire = browser.open_train(self.browser, server, run.query(True))
+            fresh = server.rss_mb()
+            self.warm_up(server)
+            before = server.rss_mb()
+            log(f"long run: {run.epochs:,} epochs live, server at {before:.0f} MB")
+            training = browser.train(page, wire, server, run.epochs)
+            after = server.rss_mb()
+            page.close()
+        self.samples["long"] = {"fresh_mb": fresh, "before_mb": before, "after_mb": after, **asdict(training)}
+        config = f"{run.label}, {run.epochs:,} epochs, live ({training.seconds:.1f} s)"
+        rate = training.chart_updates / training.seconds
+        self.rows.append(Row("Frames: distinct chart updates seen per second", config,
+                             f"{rate:.1f}/s ({training.chart_updates} shown in {training.seconds:.1f} s; "
+                             f"{training.frames_sent} sent; CPU s: server {training.server_cpu:.1f}, "
+                             f"browser {training.browser_cpu:.1f})", target=">= 15/s", result=verdict(rate >= 15)))
+        self.rows.append(Row("Frames: websocket bytes received per frame sent (cross-check)", config,
+                             f"{training.websocket_bytes / max(1, training.frames_sent) / 1000:.1f} KB"))
+        self.last_drawn({"long": [training]})
+        growth = after - before
+        self.rows.append(Row("Memory: server RSS growth over the run", config,
+                             f"{growth:+.1f} MB ({before:.0f} -> {after:.0f} MB)",
+                             f"{before:.0f} MB after a 200-epoch warm-up ({fresh:.0f} MB before it)",
+                             target="<= 50 MB", result=verdict(growth <= 50)))
+
+    def cold(self) -> None:
+        minimal = browser.minimal_app_dir()
+        app, bare = [], []  # (interactive, healthy) seconds after launch
+        for _ in range(self.reps["cold"]):
+            app.append(browser.cold_start(self.browser, self.app, "app.py", "/train?" + self.lesson[1].query(True)))
+            bare.append(browser.cold_start(self.browser, minimal, "app.py", "/"))
+            log(f"cold start: app {app[-1][0]:.2f} s, minimal {bare[-1][0]:.2f} s")
+        self.samples["cold"] = {"app": app, "minimal": bare}
+        shutil.rmtree(minimal)
+        healthy = [median([h for _, h in runs]) for runs in (app, bare)]
+        self.rows.append(ratio_row("Cold start: server launch to Train button enabled", "the Train page, lesson config",
+                                   [t for t, _ in app], [t for t, _ in bare], "minimal app: streamlit + import torch",
+                                   1.5, f" (server answering after {healthy[0]:.2f} s vs {healthy[1]:.2f} s)"))
+
+    # ----------------------------------------------------------------- size ---
+
+    def size(self) -> None:
+        sys.path.insert(0, str(self.app))
+        from bench.frame_size import frame_bytes
+        from core.config import LIMITS, Config
+
+        lesson = Config().replace(epochs=self.lesson[1].epochs)
+        largest = Config().replace(hidden_sizes=[LIMITS.max_units] * LIMITS.max_hidden_layers,
+                                   coefficients=[0.1] * LIMITS.max_features, epochs=LIMITS.max_epochs)
+        for name, config, trained in (("lesson 3-32-1", lesson, None), ("largest allowed", largest, 3)):
+            size = frame_bytes(config, trained)
+            self.samples[f"frame bytes {name}"] = size
+            sizes = "-".join(map(str, config.layer_sizes()))
+            self.rows.append(Row("Frame size: chart JSON per frame (plotly.io.to_json of the 4 live figures)",
+                                 f"{name} ({sizes}), {config.training.epochs:,} epochs",
+                                 f"{size / 1000:.1f} KB", target="<= 100 KB", result=verdict(size <= 100_000)))
+
+    # ------------------------------------------------------------------ run ---
+
+    def run(self, groups: list[str]) -> int:
+        from playwright.sync_api import sync_playwright
+
+        errors = 0
+        threads = self.env.get("OMP_NUM_THREADS", "torch's default")
+        load = os.getloadavg()[0]
+        with sync_playwright() as playwright:
+            self.browser = browser.launch(playwright)
+            for group in groups:
+                log(f"group {group}")
+                try:
+                    getattr(self, group)()
+                except Exception as error:  # one broken group still leaves the others' figures
+                    errors += 1
+                    self.rows.append(Row(f"{group}: ERROR", "", f"{type(error).__name__}: {error}".splitlines()[0][:200],
+                                         result="ERROR"))
+            self.browser.close()
+        self.rows.insert(0, Row("Setup", f"{os.cpu_count()} CPUs, torch threads: {threads}",
+                                f"load average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end"))
+        if self.drawn:
+            self.rows.append(Row("Frames: last epoch drawn in every chart once idle", "every browser run above",
+                                 f"{sum(self.drawn)} of {len(self.drawn)} runs", target="always",
+                                 result=verdict(all(self.drawn))))
+        return errors
+
+
+def table(rows: list[Row]) -> str:
+    header = ["check", "config", "measured", "baseline (same run)", "ratio", "target", "result"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v).replace("|", "/") for v in asdict(row).values()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 repetition, short large and long runs")
+    parser.add_argument("--only", default=",".join(GROUPS),
+                        help=f"comma-separated groups to run, of: {', '.join(GROUPS)} (default: all)")
+    parser.add_argument("--reps", type=int, default=None,
+                        help="repetitions for every group (default: " +
+                             ", ".join(f"{g} {n}" for g, n in DEFAULT_REPS.items()) + ")")
+    parser.add_argument("--app", default=str(ROOT), help="app directory to serve and import (default: this repo)")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="pin OMP/MKL threads in every process the bench starts (default: torch's own choice)")
+    args = parser.parse_args(argv)
+    unknown = set(args.only.split(",")) - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(sorted(unknown))}; choose from {', '.join(GROUPS)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    bench = Bench(args)
+    started = time.perf_counter()
+    log(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, app {bench.app}")
+    errors = bench.run([g for g in GROUPS if g in args.only.split(",")])
+    bench.samples["meta"] = {"seconds": time.perf_counter() - started, "load_average": os.getloadavg(),
+                             "argv": sys.argv[1:]}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(bench.samples, indent=1, default=str))
+    print(table(bench.rows))
+    log(f"done in {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.1f}; raw samples in {RESULTS}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
