@@ -88,7 +88,8 @@ def on_step(config: Config | None, dataset: Dataset | None) -> None:
 
 def on_pause() -> None:
     if st.session_state.status == "running":
-        st.session_state.status = "paused"
+        # The click may land on the frame of the last epoch: then the run is simply over.
+        st.session_state.status = "finished" if st.session_state.trainer.done else "paused"
 
 
 def on_stop() -> None:

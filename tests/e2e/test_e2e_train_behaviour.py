@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-LONG_RUN = "/train?epochs=20000&seed=7"  # lasts seconds: long enough to watch it, pause it and step it
+LONG_RUN = "/train?epochs=100000&seed=7"  # lasts seconds: long enough to watch it, pause it and step it
 
 # Notes every distinct status line and loss-chart title as the app redraws them, so frames that
 # come and go between two polls are still seen. textContent, not innerText: no layout per mutation.
@@ -46,7 +46,7 @@ def train_live_then_pause(app) -> str:
     assert [epoch(line) for line in running] == sorted({epoch(line) for line in running}), running
     assert len(frames["loss"]) >= 3, frames["loss"]
     paused = app.counter()
-    assert paused.endswith(" · paused") and epoch(paused) < 20000, paused
+    assert paused.endswith(" · paused") and epoch(paused) < 100000, paused
     return paused
 
 
