@@ -64,6 +64,10 @@ def show_controls() -> None:
                    width="stretch", disabled=trainer is None, help="Discard this run and start from fresh weights.")
 
 
+SLOW_FPS = 2.0  # matrices and gradient norms: at most this many frames a second
+SLOW_BUDGET = 0.02  # of the wall time on the server; the browser spends 5-10x that drawing them
+
+
 class LiveView:
     """Placeholders for everything that changes while training; `draw` fills them."""
 
@@ -76,6 +80,9 @@ class LiveView:
         self.gradients = st.empty()
         self.log = st.empty()
         self.drawn_epoch: int | None = None
+        # The browser spends ~10x more CPU on a heatmap frame than the server does; matrices and
+        # gradient norms change slowly, so they get their own, slower clock during a run.
+        self.slow_clock = FrameClock(max_fps=SLOW_FPS, budget=SLOW_BUDGET)
 
     def draw_progress(self, run: Trainer) -> None:
         total = run.config.training.epochs
@@ -83,8 +90,8 @@ class LiveView:
         last = f" · loss {run.history.losses[-1]:.6g}" if len(run.history) else ""
         self.counter.markdown(f"**Epoch {run.epoch} / {total}**{last} · {st.session_state.status}")
 
-    def draw(self, run: Trainer) -> None:
-        """One frame: counter, curves, matrices and the lesson's printout."""
+    def draw(self, run: Trainer, everything: bool = True) -> None:
+        """One frame: counter, loss curve and printout; the other charts too when `everything` or they are due."""
         self.draw_progress(run)
         if run.epoch == self.drawn_epoch:
             return  # Streamlit refuses two identical charts in one script run
@@ -93,12 +100,16 @@ class LiveView:
         self.loss.plotly_chart(figures.loss_figure(
             history.epochs, history.losses, log_scale=view["log_scale"], lr_changes=run.lr_changes,
             diverged_at=run.diverged_at, total_epochs=total))
+        self.log.code(state.loss_log(run), language="text")
+        if not (everything or self.slow_clock.due()):
+            return
+        started = self.slow_clock.clock()
         self.norms.plotly_chart(figures.grad_norm_figure(
             history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total))
         snapshot = run.snapshot()
         self.weights.plotly_chart(figures.weights_figure(snapshot.layers, epoch=run.epoch))
         self.gradients.plotly_chart(figures.gradients_figure(snapshot.layers, epoch=run.epoch))
-        self.log.code(state.loss_log(run), language="text")
+        self.slow_clock.drew(started)
 
 
 def train_live(run: Trainer, live_view: LiveView) -> None:
@@ -117,7 +128,7 @@ def train_live(run: Trainer, live_view: LiveView) -> None:
                 break
             if clock.due():
                 started = clock.clock()
-                live_view.draw(run) if view["live"] else live_view.draw_progress(run)
+                live_view.draw(run, everything=False) if view["live"] else live_view.draw_progress(run)
                 clock.drew(started)
     except RuntimeError as error:  # CUDA out of memory, a lost device: keep what was trained
         state.on_failure(error, run)

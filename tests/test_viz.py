@@ -130,3 +130,10 @@ def test_matrices_with_inf_and_nan_still_give_valid_json():
     spec = json.loads(pio.to_json(fig, validate=False), parse_constant=refuse)
     finite = np.abs(np.concatenate([broken.weight_grad.ravel(), broken.bias_grad]))
     assert spec["layout"]["coloraxis"]["cmax"] == pytest.approx(finite[np.isfinite(finite)].max())
+
+
+def test_only_the_latest_learning_rate_changes_are_marked():
+    changes = [(epoch, 1e-4 * epoch) for epoch in range(1, 101)]
+    fig = figures.loss_figure(np.arange(1, 101), np.ones(100), lr_changes=changes)
+    assert len(fig.layout.shapes) == figures.MAX_LR_MARKERS
+    assert fig.layout.annotations[-1].text == "lr=0.01"

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 MAX_POINTS = 600  # points per curve on screen (min/max pairs keep spikes visible)
 MAX_SIDE = 32  # heatmap cells per side; larger matrices are pooled into blocks
+MAX_LR_MARKERS = 20  # the latest learning-rate changes marked on the loss curve (~260 bytes each)
 DIVERGING = "RdBu_r"  # blue < 0 < red, centred on zero
 LAYER_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 DEAD_COLOUR = "#111111"
@@ -44,15 +45,14 @@ def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) -> tupl
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     keep = np.isfinite(y)
     x, y = x[keep], y[keep]
-    if len(y) <= max_points:
+    n = len(y)
+    if n <= max_points:
         return x, y
-    edges = np.linspace(0, len(y), max_points // 2 + 1).astype(int)
-    picks = []
-    for start, stop in zip(edges[:-1], edges[1:]):
-        lo, hi = start + int(np.argmin(y[start:stop])), start + int(np.argmax(y[start:stop]))
-        picks += sorted({lo, hi})
-    picks[-1] = len(y) - 1  # always show the newest epoch
-    picks = np.unique(picks)
+    size = -(-n // ((max_points - 1) // 2))  # epochs per bucket, so that buckets <= (max_points - 1) // 2
+    buckets = np.pad(y, (0, -n % size), mode="edge").reshape(-1, size)  # (buckets, size), padded with the last value
+    starts = np.arange(0, n, size)
+    picks = np.concatenate([starts + buckets.argmin(axis=1), starts + buckets.argmax(axis=1), [n - 1]])
+    picks = np.unique(np.minimum(picks, n - 1))  # sorted; a pick in the padding is the newest epoch itself
     return x[picks], y[picks]
 
 
@@ -91,7 +91,7 @@ def loss_figure(
 ) -> go.Figure:
     """The loss of every epoch; learning-rate changes and a divergence marked."""
     x, y = decimate(epochs, losses, max_points)
-    markers = [_vline(epoch, f"lr={rate:g}", "#777") for epoch, rate in lr_changes]
+    markers = [_vline(epoch, f"lr={rate:g}", "#777") for epoch, rate in list(lr_changes)[-MAX_LR_MARKERS:]]
     if diverged_at is not None:
         markers.append(_vline(diverged_at, f"diverged at epoch {diverged_at}", "#d62728", "solid"))
     last = f" (epoch {int(epochs[-1])}: {float(losses[-1]):.6g})" if len(epochs) else ""
