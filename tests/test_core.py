@@ -17,16 +17,21 @@ def lesson_losses(config: Config, epochs: int) -> list[float]:
     x = torch.randn(config.data.n_samples, 3)
     y = (0.2 * x[:, 0] - 1.3 * x[:, 1] - 0.5 * x[:, 2]).unsqueeze(1) + torch.randn(config.data.n_samples, 1)
     model = torch.nn.Sequential(torch.nn.Linear(3, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+    return manual_sgd(model, x, y, learning_rate=1e-4, epochs=epochs, reduce=torch.sum)
+
+
+def manual_sgd(model, x, y, *, learning_rate, epochs, reduce) -> list[float]:
+    """The lesson's loop as written in the lesson: every epoch's loss, before its update."""
     losses = []
     for _ in range(epochs):
         y_pred = model(x)
-        loss = (y_pred - y).pow(2).sum()
+        loss = reduce((y_pred - y).pow(2))
         losses.append(loss.item())
         model.zero_grad()
         loss.backward()
         with torch.no_grad():
             for p in model.parameters():
-                p.sub_(1e-4 * p.grad)
+                p.sub_(learning_rate * p.grad)
     return losses
 
 
@@ -191,15 +196,8 @@ def test_uploaded_data_sets_the_input_size_and_trains_like_torch():
         trainer.step()
     torch.manual_seed(config.training.seed)
     model = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.ReLU(), torch.nn.Linear(6, 1))
-    xt, yt, expected = torch.from_numpy(x), torch.from_numpy(y), []
-    for _ in range(15):
-        loss = (model(xt) - yt).pow(2).mean()
-        expected.append(loss.item())
-        model.zero_grad()
-        loss.backward()
-        with torch.no_grad():
-            for p in model.parameters():
-                p.sub_(1e-2 * p.grad)
+    expected = manual_sgd(model, torch.from_numpy(x), torch.from_numpy(y), learning_rate=1e-2, epochs=15,
+                          reduce=torch.mean)
     np.testing.assert_allclose(trainer.history.losses, expected, rtol=1e-6)
 
 
