@@ -83,6 +83,7 @@ class Trainer:
         x, y, model = build_run(config, data)
         self.x, self.y, self.model = x.to(self.device), y.to(self.device), model.to(self.device)
         self.parameters = dict(self.model.named_parameters())
+        self._params = list(self.parameters.values())
         self.learning_rate = config.training.learning_rate
         self.optimizer = self._make_optimizer()
         self.history = History(list(self.parameters))
@@ -134,26 +135,29 @@ class Trainer:
     def _step(self) -> EpochRecord:
         y_pred = self.model(self.x)
         loss = self.loss_of(y_pred)
-        self.model.zero_grad()
+        # model.zero_grad() (grads to None), without walking the module tree every epoch.
+        for p in self._params:
+            p.grad = None
         loss.backward()
-        record = self._record(loss)
-        self.history.append(record.loss, record.learning_rate, list(record.grad_norms.values()))
+        grads = [p.grad for p in self._params]
+        record = self._record(loss, grads)
         if not record.finite:
             # Leave the weights as they were before the blow-up, so every chart still draws.
             self.diverged_at = record.epoch
         elif self.optimizer is None:
             with torch.no_grad():
-                for p in self.parameters.values():
-                    p.sub_(self.learning_rate * p.grad)
+                # The lesson's `p.sub_(lr * p.grad)` for every p, in two calls instead of two per
+                # parameter: the same float ops, so the same bits, with a quarter of the dispatches.
+                torch._foreach_sub_(self._params, torch._foreach_mul(grads, self.learning_rate))
         else:
             self.optimizer.step()
         return record
 
-    def _record(self, loss: torch.Tensor) -> EpochRecord:
-        norms = torch._foreach_norm([p.grad for p in self.parameters.values()])
-        values = _to_floats([loss.detach(), *norms], self.device)
+    def _record(self, loss: torch.Tensor, grads: list[torch.Tensor]) -> EpochRecord:
+        values = _to_floats([loss.detach(), *torch._foreach_norm(grads)], self.device)
+        self.history.append(values[0], self.learning_rate, values[1:])
         return EpochRecord(
-            epoch=self.epoch + 1,
+            epoch=self.epoch,
             loss=values[0],
             learning_rate=self.learning_rate,
             grad_norms=dict(zip(self.parameters, values[1:])),
