@@ -137,3 +137,32 @@ def test_only_the_latest_learning_rate_changes_are_marked():
     fig = figures.loss_figure(np.arange(1, 101), np.ones(100), lr_changes=changes)
     assert len(fig.layout.shapes) == figures.MAX_LR_MARKERS
     assert fig.layout.annotations[-1].text == "lr=0.01"
+
+
+@pytest.mark.parametrize("layers", [
+    [layer("0", 32, 3), layer("2", 1, 32)],  # the lesson
+    [layer("0", 512, 20), layer("2", 512, 512), layer("4", 1, 512)],  # pooled rows and columns
+])
+def test_matrix_figures_fit_their_colour_bars_in_fixed_margins(layers):
+    """autoexpand off (plotly would redraw the whole figure once per colour bar to grow a margin),
+    so every colour bar must sit inside the bottom margin as given."""
+    for fig in (figures.weights_figure(layers), figures.gradients_figure(layers)):
+        margin = fig.layout.margin
+        assert margin.autoexpand is False
+        plot_px = fig.layout.height - margin.t - margin.b
+        for i in range(1, len(layers) + 1):
+            bar = fig.layout[f"coloraxis{i}"].colorbar
+            bottom = fig.layout[f"yaxis{2 * i - 1}" if i > 1 else "yaxis"].domain[0]
+            below_plot_px = (0 - bar.y) * plot_px + bar.thickness + 20  # + tick labels
+            assert below_plot_px <= margin.b, (i, below_plot_px, margin.b)
+            assert (bottom - bar.y) * plot_px >= 50  # below the tick labels and axis title
+
+
+@pytest.mark.parametrize("n_layers", [2, 6])
+def test_grad_norm_legend_fits_its_bottom_margin(n_layers):
+    norms = {f"{2 * i}.{kind}": np.linspace(1, 2, 50) for i in range(n_layers) for kind in ("weight", "bias")}
+    fig = figures.grad_norm_figure(np.arange(1, 51), norms)
+    margin = fig.layout.margin
+    rows = -(-len(norms) // 4)
+    plot_px = fig.layout.height - margin.t - margin.b
+    assert margin.autoexpand is False and -fig.layout.legend.y * plot_px + 22 * rows <= margin.b

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 MAX_POINTS = 600  # points per curve on screen (min/max pairs keep spikes visible)
 MAX_SIDE = 32  # heatmap cells per side; larger matrices are pooled into blocks
+MATRICES_HEIGHT = 380  # px, the weight and gradient heatmaps
 MAX_LR_MARKERS = 20  # the latest learning-rate changes marked on the loss curve (~260 bytes each)
 DIVERGING = "RdBu_r"  # blue < 0 < red, centred on zero
 LAYER_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
@@ -95,13 +96,17 @@ def loss_figure(
     if diverged_at is not None:
         markers.append(_vline(diverged_at, f"diverged at epoch {diverged_at}", "#d62728", "solid"))
     last = f" (epoch {int(epochs[-1])}: {float(losses[-1]):.6g})" if len(epochs) else ""
+    if not len(epochs):  # before the first epoch: say where the curve will be, not an invented y range
+        markers.append(({}, dict(text="each epoch's loss appears here", x=0.5, y=0.5, xref="paper", yref="paper",
+                                 showarrow=False, font=dict(size=13, color="#777"))))
     trace = dict(type="scatter", x=_compact(x), y=_compact(y), mode="lines", name="loss", line=dict(color=LAYER_COLOURS[0], width=2),
                  hovertemplate="epoch %{x}<br>loss %{y:.6g}<extra></extra>")
     return _figure([trace], dict(
         title=dict(text=f"Loss{last}"),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
-        yaxis=dict(title=dict(text="loss"), type="log" if log_scale else "linear", tickformat=".4~r"),
-        shapes=[shape for shape, _ in markers], annotations=[note for _, note in markers], showlegend=False,
+        yaxis=dict(title=dict(text="loss"), type="log" if log_scale else "linear", tickformat=".4~r",
+                   showticklabels=bool(len(epochs))),
+        shapes=[shape for shape, _ in markers if shape], annotations=[note for _, note in markers], showlegend=False,
     ))
 
 
@@ -130,8 +135,16 @@ def grad_norm_figure(
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
         # Full numbers on the log axis: plotly's default labels minor ticks "2", "5" (for 20, 50...).
         yaxis=dict(title=dict(text="‖grad‖₂"), type="log", tickformat=".3~r"),
-        legend=dict(orientation="h", y=-0.25),
+        **_legend_below(len(traces)),
     ))
+
+
+def _legend_below(entries: int, height: int = 320, top: int = 50, per_row: int = 4) -> dict:
+    """A horizontal legend under the x axis, in a bottom margin sized for its rows: with autoexpand off,
+    plotly does not draw the figure a second time to make room for it."""
+    bottom = 60 + 22 * -(-entries // per_row)
+    return dict(legend=dict(orientation="h", y=-45 / (height - top - bottom), yanchor="top"),
+                margin=dict(_BASE_LAYOUT["margin"], t=top, b=bottom, autoexpand=False))
 
 
 # ---------------------------------------------------------------- matrices ---
@@ -195,6 +208,9 @@ def _matrices_figure(matrices, title: str, weight_label: str, bias_label: str, m
     output layer is a strip, not 32 stretched bars; tiny layers get a minimum size.
     """
     shapes = [(min(np.shape(w)[0], max_side), min(np.shape(w)[1], max_side)) for _, w, _, _ in matrices]
+    margin = _matrices_margin(any(np.shape(w)[0] > max_side for _, w, _, _ in matrices),
+                              any(np.shape(w)[1] > max_side for _, w, _, _ in matrices))
+    colorbar_gap = margin.pop("colorbar_px") / (MATRICES_HEIGHT - margin["t"] - margin["b"])  # paper units
     widths = [max(cols, 6) + 4 for _, cols in shapes]  # + bias column and a gap for the next y labels
     tallest = max((rows for rows, _ in shapes), default=1)
     scale = 0.98 / max(1, sum(widths))
@@ -205,18 +221,28 @@ def _matrices_figure(matrices, title: str, weight_label: str, bias_label: str, m
         height = max(rows / tallest, 0.18)
         left = bias_domain[1] + 2.8 * scale
         traces, axes, pooled = _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain,
-                                               [1 - height, 1], weight_label, bias_label, max_side)
+                                               [1 - height, 1], weight_label, bias_label, max_side, colorbar_gap)
         data += traces
         layout.update(axes)
         pooled_any |= pooled
     if pooled_any:
         title += f" · large layers pooled to ≤{max_side}×{max_side} block means"
-    return _figure(data, dict(layout, title=dict(text=title), height=380, showlegend=False,
-                              margin=dict(l=50, r=20, t=60, b=70)))
+    return _figure(data, dict(layout, title=dict(text=title), height=MATRICES_HEIGHT, showlegend=False, margin=margin))
+
+
+def _matrices_margin(pooled_rows: bool, pooled_columns: bool) -> dict:
+    """Margins that fit the tick labels, axis titles and colour bars, so plotly need not grow them.
+
+    autoexpand is off because growing a margin makes plotly draw the whole figure again, once per
+    colour bar: that doubled the browser's cost of every live heatmap frame. Pooled labels ("32:48")
+    are longer and, on x, turn vertical, so they get more room. colorbar_px: from plot to colour bar.
+    """
+    return dict(l=80 if pooled_rows else 50, r=20, t=60, b=135 if pooled_columns else 90, autoexpand=False,
+                colorbar_px=90 if pooled_columns else 52)
 
 
 def _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain, y_domain, weight_label, bias_label,
-                    max_side):
+                    max_side, colorbar_gap):
     """One layer's weight and bias heatmaps (axes 2i-1 and 2i) sharing colour axis i: (traces, layout, pooled)."""
     z, rows, cols = pool(weight, max_side)
     b, _, _ = pool(np.asarray(bias).reshape(-1, 1), max_side)
@@ -248,7 +274,7 @@ def _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain, y_d
         f"coloraxis{i}": dict(
             colorscale=DIVERGING, cmid=0, cmin=-limit, cmax=limit,
             colorbar=dict(orientation="h", x=(weight_domain[0] + bias_domain[1]) / 2, xanchor="center",
-                          y=y_domain[0] - 0.24, yanchor="top", len=max(bias_domain[1] - weight_domain[0], 0.14),
+                          y=y_domain[0] - colorbar_gap, yanchor="top", len=max(bias_domain[1] - weight_domain[0], 0.14),
                           thickness=8, tickvals=[-limit, 0, limit], ticktext=[f"{-limit:.2g}", "0", f"{limit:.2g}"],
                           tickfont=dict(size=10)),
         ),
