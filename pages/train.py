@@ -8,7 +8,7 @@ from core.codegen import r_training_script, training_script
 from core.config import ConfigError
 from core.device import cuda_unavailable_reason
 from core.frames import FrameClock
-from core.trainer import Trainer, seconds_per_epoch
+from core.trainer import Snapshot, Trainer, seconds_per_epoch
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
 from pages.parts.train_data import plain
@@ -64,6 +64,10 @@ def show_controls() -> None:
                    width="stretch", disabled=trainer is None, help="Discard this run and start from fresh weights.")
 
 
+# While training, a chart is replaced by a new one every frame (Streamlit remounts a plotly chart whose
+# figure changed), so hover and zoom could not be used anyway: a static plot skips plotly's modebar and
+# interaction layers. Paused or finished, the charts are interactive again.
+LIVE_CHART = {"staticPlot": True}
 SLOW_FPS = 2.0  # matrices and gradient norms: at most this many frames a second
 SLOW_BUDGET = 0.02  # of the wall time on the server; the browser spends 5-10x that drawing them
 
@@ -90,6 +94,14 @@ class LiveView:
         last = f" · loss {run.history.losses[-1]:.6g}" if len(run.history) else ""
         self.counter.markdown(f"**Epoch {run.epoch} / {total}**{last} · {st.session_state.status}")
 
+    def draw_start(self, start: Snapshot, total: int) -> None:
+        """Before the first epoch: the weights nn.Linear initialised, an empty loss curve. (It also
+        has the browser load plotly.js now, not after the click on Train.)"""
+        self.loss.plotly_chart(figures.loss_figure([], [], log_scale=view["log_scale"], total_epochs=total))
+        self.weights.plotly_chart(figures.weights_figure(start.layers, epoch=0))
+        self.gradients.caption("Gradients: every `weight.grad` and `bias.grad` is `None` until the first "
+                               "`loss.backward()`.")
+
     def draw(self, run: Trainer, everything: bool = True) -> None:
         """One frame: counter, loss curve and printout; the other charts too when `everything` or they are due."""
         self.draw_progress(run)
@@ -97,18 +109,19 @@ class LiveView:
             return  # Streamlit refuses two identical charts in one script run
         self.drawn_epoch = run.epoch
         history, total = run.history, run.config.training.epochs
+        config = None if everything else LIVE_CHART
         self.loss.plotly_chart(figures.loss_figure(
             history.epochs, history.losses, log_scale=view["log_scale"], lr_changes=run.lr_changes,
-            diverged_at=run.diverged_at, total_epochs=total))
+            diverged_at=run.diverged_at, total_epochs=total), config=config)
         self.log.code(state.loss_log(run), language="text")
         if not (everything or self.slow_clock.due()):
             return
         started = self.slow_clock.clock()
         self.norms.plotly_chart(figures.grad_norm_figure(
-            history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total))
+            history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total), config=config)
         snapshot = run.snapshot()
-        self.weights.plotly_chart(figures.weights_figure(snapshot.layers, epoch=run.epoch))
-        self.gradients.plotly_chart(figures.gradients_figure(snapshot.layers, epoch=run.epoch))
+        self.weights.plotly_chart(figures.weights_figure(snapshot.layers, epoch=run.epoch), config=config)
+        self.gradients.plotly_chart(figures.gradients_figure(snapshot.layers, epoch=run.epoch), config=config)
         self.slow_clock.drew(started)
 
 
@@ -208,9 +221,11 @@ show_errors(st.session_state.get("config_error"))
 for warning in state.warnings(config, trainer):
     st.warning(warning)
 show_controls()
-live_view = LiveView()
 if trainer is None:
     st.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
+live_view = LiveView()
+if trainer is None:
+    pass  # the start view is drawn last (below)
 elif st.session_state.status in ("running", "step") and not state.needs_reset(config, trainer):
     train_live(trainer, live_view)
     st.rerun()  # redraw the controls for the new status
@@ -221,3 +236,6 @@ show_model_summary()
 show_device_timing()
 show_code()
 show_files()
+if trainer is None and config is not None:
+    # Last, so that the rest of the page is on screen and usable while the browser loads plotly.js.
+    live_view.draw_start(state.initial_weights(config, setup.dataset), config.training.epochs)

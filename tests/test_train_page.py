@@ -1,5 +1,6 @@
 """The Train page driven by streamlit.testing.v1.AppTest."""
 
+import base64
 import json
 from pathlib import Path
 
@@ -58,6 +59,29 @@ def test_training_a_few_epochs_shows_every_chart(train):
     assert [m.label for m in train.metric][:2] == ["Final loss", "R² on the data"]
 
 
+def decode(array: dict | list) -> np.ndarray:
+    """A plotly JSON array: a list, or {"dtype", "bdata" (base64), "shape"}."""
+    if isinstance(array, list):
+        return np.asarray(array)
+    values = np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return values.reshape([int(n) for n in str(array.get("shape", len(values))).split(",")])
+
+
+def test_before_training_the_page_shows_the_weights_the_run_starts_from(train):
+    train.text_input(key="hidden_sizes").input("4").run()
+    loss = chart(train, "Loss")
+    assert decode(loss["data"][0]["x"]).size == 0
+    weights = chart(train, "Weights at epoch 0")
+    first_layer = [t for t in weights["data"] if t["type"] == "heatmap"][0]
+    start = Trainer(Config().replace(hidden_sizes="4")).snapshot().layers[0].weight
+    np.testing.assert_array_equal(decode(first_layer["z"]), start)
+    assert not [c for c in charts(train) if c["layout"]["title"]["text"].startswith("Gradients")]
+    assert any("None" in c.value and "backward()" in c.value for c in train.caption)
+    train.button(key="btn_step").click().run()  # the first epoch starts from exactly these weights
+    np.testing.assert_array_equal(train.session_state.trainer.history.losses,
+                                  [Trainer(Config().replace(hidden_sizes="4")).step().loss])
+
+
 def test_step_pauses_after_one_epoch_and_resume_finishes_the_run(train):
     set_epochs(train, 5)
     train.button(key="btn_step").click().run()
@@ -83,7 +107,7 @@ def test_pause_stop_and_reset(train):
     assert any("Epoch 1 / 3" in m.value for m in train.markdown)  # the stopped run stays on screen
     train.button(key="btn_reset").click().run()
     assert train.session_state.trainer is None and train.session_state.status == "idle"
-    assert charts(train) == []
+    assert [c["layout"]["title"]["text"] for c in charts(train)] == ["Loss", "Weights at epoch 0"]  # the start view
     assert train.button(key="btn_reset").disabled and train.button(key="btn_pause").disabled
 
 

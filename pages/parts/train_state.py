@@ -11,7 +11,7 @@ from core.config import Config
 from core.device import tensor_table
 from core.model import build_model
 from core.tabular import Dataset
-from core.trainer import Trainer
+from core.trainer import Snapshot, Trainer
 
 # Fields a run may take on mid-run; any other change needs a Reset.
 LIVE_FIELDS = ("learning_rate", "epochs")
@@ -147,6 +147,12 @@ def model_summary(config: Config, trainer: Trainer | None, n_features: int) -> t
         model = build_model(config.model, n_features)
         tensors = dict(model.named_parameters())
     return str(model), sum(p.numel() for p in model.parameters()), tensor_table(tensors)
+
+
+def initial_weights(config: Config, dataset: Dataset | None) -> Snapshot:
+    """The weights a run of this config starts from (same seed, same data), before any epoch."""
+    data = None if dataset is None else (dataset.x, dataset.y)
+    return Trainer(config.replace(device="cpu"), data=data).snapshot()  # built on the CPU either way
 
 
 def loss_log(trainer: Trainer, lines: int = 12) -> str:

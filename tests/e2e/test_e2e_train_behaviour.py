@@ -57,7 +57,7 @@ def test_live_frames_then_pause_holds_and_reset_clears(app):
 
     app.click("btn_reset")
     assert app.counter() == ""
-    expect(app.page.locator(".js-plotly-plot")).to_have_count(0)
+    expect(app.page.locator(".js-plotly-plot .gtitle")).to_have_text(["Loss", "Weights at epoch 0"])  # the start view
     expect(app.page.get_by_test_id("stAlertContentInfo")).to_contain_text("Press Train")
 
 
