@@ -143,7 +143,14 @@ def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
 
 def chromium() -> list[psutil.Process]:
     """Chromium's processes (browser, renderers, GPU, network), all started by this one."""
-    return [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name()]
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in process.name():
+                found.append(process)
+        except psutil.Error:  # a renderer of a closed page may exit while we look
+            pass
+    return found
 
 
 def launch(playwright) -> Browser:
