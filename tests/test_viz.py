@@ -166,3 +166,25 @@ def test_grad_norm_legend_fits_its_bottom_margin(n_layers):
     rows = -(-len(norms) // 4)
     plot_px = fig.layout.height - margin.t - margin.b
     assert margin.autoexpand is False and -fig.layout.legend.y * plot_px + 22 * rows <= margin.b
+
+
+def test_loss_ticks_never_round_two_ticks_to_one_label():
+    """A narrow range (60298..60316) on a fixed 4-significant-digit format labels 60305 and 60310 both
+    "60310": only a log axis spanning decades gets the fixed format (for its minor ticks)."""
+    epochs = np.arange(1, 4)
+    narrow = np.array([60316.0, 60307.0, 60298.0])
+    wide = np.array([300.0, 20.0, 1.5])
+    assert figures.loss_figure(epochs, narrow).layout.yaxis.tickformat is None
+    assert figures.loss_figure(epochs, narrow, log_scale=True).layout.yaxis.tickformat is None
+    assert figures.loss_figure(epochs, wide, log_scale=True).layout.yaxis.tickformat == ".4~r"
+    norms = {"0.weight": np.array([1000.0, 1010.0, 1020.0])}
+    assert figures.grad_norm_figure(epochs, norms).layout.yaxis.tickformat is None
+
+
+def test_pooled_layers_leave_room_for_the_next_layers_row_labels():
+    layers = [layer("0", 512, 20), layer("2", 512, 512), layer("4", 512, 512), layer("6", 1, 512)]
+    fig = figures.weights_figure(layers)
+    for i in range(1, len(layers)):
+        bias_end = fig.layout[f"xaxis{2 * i}"].domain[1]
+        next_start = fig.layout[f"xaxis{2 * i + 1}"].domain[0]
+        assert next_start - bias_end >= 0.08, i  # labels like "480:496" take ~55 px of a ~770 px plot

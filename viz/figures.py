@@ -72,6 +72,16 @@ def _figure(data: list[dict], layout: dict) -> go.Figure:
     return go.Figure(data=data, layout={**_BASE_LAYOUT, **layout})
 
 
+def _tick_format(values: np.ndarray, log_scale: bool, digits: int) -> str | None:
+    """Full numbers on a log axis that spans decades, where plotly's default labels minor ticks "2",
+    "5" (for 20, 50). Elsewhere plotly's own format, which carries as many digits as the tick step
+    needs: a fixed 4 significant digits labels ticks 60305 and 60310 both "60310"."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    spans_decades = finite.size > 0 and finite.max() >= 10 * finite.min()
+    return f".{digits}~r" if log_scale and spans_decades else None
+
+
 def _vline(epoch: int, text: str, colour: str, dash: str = "dot") -> tuple[dict, dict]:
     """A vertical marker at an epoch: (shape, annotation)."""
     shape = dict(type="line", xref="x", yref="paper", x0=epoch, x1=epoch, y0=0, y1=1, line=dict(color=colour, dash=dash))
@@ -104,8 +114,8 @@ def loss_figure(
     return _figure([trace], dict(
         title=dict(text=f"Loss{last}"),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
-        yaxis=dict(title=dict(text="loss"), type="log" if log_scale else "linear", tickformat=".4~r",
-                   showticklabels=bool(len(epochs))),
+        yaxis=dict(title=dict(text="loss"), type="log" if log_scale else "linear",
+                   tickformat=_tick_format(y, log_scale, digits=4), showticklabels=bool(len(epochs))),
         shapes=[shape for shape, _ in markers if shape], annotations=[note for _, note in markers], showlegend=False,
     ))
 
@@ -133,8 +143,8 @@ def grad_norm_figure(
     return _figure(traces, dict(
         title=dict(text="Gradient norm per parameter" + (f" (epoch {epoch})" if epoch is not None else "")),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
-        # Full numbers on the log axis: plotly's default labels minor ticks "2", "5" (for 20, 50...).
-        yaxis=dict(title=dict(text="‖grad‖₂"), type="log", tickformat=".3~r"),
+        yaxis=dict(title=dict(text="‖grad‖₂"), type="log",
+                   tickformat=_tick_format(np.concatenate([np.ravel(v) for v in norms.values()] or [[]]), True, digits=3)),
         **_legend_below(len(traces)),
     ))
 
@@ -208,18 +218,21 @@ def _matrices_figure(matrices, title: str, weight_label: str, bias_label: str, m
     output layer is a strip, not 32 stretched bars; tiny layers get a minimum size.
     """
     shapes = [(min(np.shape(w)[0], max_side), min(np.shape(w)[1], max_side)) for _, w, _, _ in matrices]
-    margin = _matrices_margin(any(np.shape(w)[0] > max_side for _, w, _, _ in matrices),
-                              any(np.shape(w)[1] > max_side for _, w, _, _ in matrices))
+    pooled_rows = any(np.shape(w)[0] > max_side for _, w, _, _ in matrices)
+    margin = _matrices_margin(pooled_rows, any(np.shape(w)[1] > max_side for _, w, _, _ in matrices))
     colorbar_gap = margin.pop("colorbar_px") / (MATRICES_HEIGHT - margin["t"] - margin["b"])  # paper units
-    widths = [max(cols, 6) + 4 for _, cols in shapes]  # + bias column and a gap for the next y labels
+    # In heatmap cells: a layer's width (tiny ones get a minimum), then its bias column, then room for
+    # the next layer's y labels, which for pooled rows read "480:496", not "31".
+    widths = [max(cols, 6) for _, cols in shapes]
+    label_gap = 18.0 if pooled_rows else 2.8
+    scale = 0.98 / max(1.0, sum(width + 1.2 + label_gap for width in widths))
     tallest = max((rows for rows, _ in shapes), default=1)
-    scale = 0.98 / max(1, sum(widths))
     left, data, layout, pooled_any = 0.0, [], {}, False
     for i, ((name, weight, bias, dead), width, (rows, _)) in enumerate(zip(matrices, widths, shapes), start=1):
-        weight_domain = [left, left + (width - 4) * scale]
+        weight_domain = [left, left + width * scale]
         bias_domain = [weight_domain[1] + 0.2 * scale, weight_domain[1] + 1.2 * scale]
         height = max(rows / tallest, 0.18)
-        left = bias_domain[1] + 2.8 * scale
+        left = bias_domain[1] + label_gap * scale
         traces, axes, pooled = _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain,
                                                [1 - height, 1], weight_label, bias_label, max_side, colorbar_gap)
         data += traces
