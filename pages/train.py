@@ -221,7 +221,7 @@ show_errors(st.session_state.get("config_error"))
 for warning in state.warnings(config, trainer):
     st.warning(warning)
 show_controls()
-if trainer is None:
+if trainer is None and config is not None:  # invalid settings: the error above says what to fix
     st.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
 live_view = LiveView()
 if trainer is None:

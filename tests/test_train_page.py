@@ -142,6 +142,14 @@ def test_bad_layer_sizes_show_a_message_and_keep_the_run(train, text, message):
     assert any("Epoch 4 / 4" in m.value for m in train.markdown)
 
 
+def test_bad_settings_before_any_run_say_what_to_fix_not_press_train(train):
+    train.text_input(key="hidden_sizes").input("0").run()
+    assert "hidden_sizes" in " ".join(e.value for e in train.error)
+    assert not [i for i in train.info if "Press" in i.value] and charts(train) == []
+    train.text_input(key="hidden_sizes").input("8").run()
+    assert [i for i in train.info if "Press" in i.value] and chart(train, "Weights at epoch 0")
+
+
 def test_add_and_remove_layer_buttons(train):
     train.button(key="add_layer").click().run()
     assert train.text_input(key="hidden_sizes").value == "32, 32"
