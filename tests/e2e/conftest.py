@@ -40,20 +40,31 @@ QUIET_MS = 500  # the DOM must be unchanged this long before we call the app idl
 
 # Installed before the app's scripts in every document: counts script-state flips and notes the last
 # DOM mutation, so a wait can tell "a rerun happened and finished" from "nothing started yet".
+# activity: script-state changes on screen, and messages from the server. The messages matter when the
+# browser is busy (plotly.js loading): a short rerun's "running" then "notRunning" can reach React in one
+# render, so the attribute never changes, but the rerun's messages still arrive.
 INIT_SCRIPT = """
-window.__e2e = {stateChanges: 0, lastMutation: performance.now()};
+window.__e2e = {activity: 0, lastMutation: performance.now()};
 new MutationObserver((records) => {
   window.__e2e.lastMutation = performance.now();
-  if (records.some((r) => r.attributeName === "data-test-script-state")) window.__e2e.stateChanges++;
+  if (records.some((r) => r.attributeName === "data-test-script-state")) window.__e2e.activity++;
 }).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+const PlainWebSocket = window.WebSocket;
+window.WebSocket = function (...args) {
+  const socket = new PlainWebSocket(...args);
+  socket.addEventListener("message", () => window.__e2e.activity++);
+  return socket;
+};
+window.WebSocket.prototype = PlainWebSocket.prototype;
+Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
 """
 
 # True when the app is connected, no script runs, fonts are in, every plotly chart has drawn its SVG
 # and no plotly render is pending, nothing is stale, and the DOM has been still for `quiet` ms.
 IDLE_JS = """
-([quiet, minChanges]) => {
+([quiet, minActivity]) => {
   const app = document.querySelector("[data-testid='stApp']");
-  if (!app || !window.__e2e || window.__e2e.stateChanges < minChanges) return false;
+  if (!app || !window.__e2e || window.__e2e.activity < minActivity) return false;
   if (app.dataset.testConnectionState !== "CONNECTED" || app.dataset.testScriptState !== "notRunning") return false;
   if (document.fonts.status !== "loaded" || document.querySelector("[data-stale='true']")) return false;
   const holders = document.querySelectorAll("[data-testid='stPlotlyChart']");
@@ -190,8 +201,8 @@ def base_url(streamlit_server: Server) -> str:
     return streamlit_server.url
 
 
-def wait_idle(page: Page, min_changes: int = 0, quiet_ms: int = QUIET_MS) -> None:
-    page.wait_for_function(IDLE_JS, arg=[quiet_ms, min_changes], polling=100, timeout=TIMEOUT_MS)
+def wait_idle(page: Page, min_activity: int = 0, quiet_ms: int = QUIET_MS) -> None:
+    page.wait_for_function(IDLE_JS, arg=[quiet_ms, min_activity], polling=100, timeout=TIMEOUT_MS)
 
 
 def settle(page: Page, target: Page | Locator | None = None) -> None:
@@ -236,14 +247,14 @@ class App:
 
     def goto(self, path: str) -> App:
         self.page.goto(path)
-        wait_idle(self.page, min_changes=1)  # at least one script run has started and ended
+        wait_idle(self.page, min_activity=1)  # the server has answered, and its script run has ended
         return self
 
     def act(self, action: Callable[[], object]) -> None:
         """Do something that reruns the script, then wait until that rerun (and any st.rerun) is done."""
-        before = self.page.evaluate("window.__e2e.stateChanges")
+        before = self.page.evaluate("window.__e2e.activity")
         action()
-        wait_idle(self.page, min_changes=before + 1)
+        wait_idle(self.page, min_activity=before + 1)
 
     def button(self, key: str) -> Locator:
         # Streamlit 1.67 gives a keyed widget's container the class st-key-<key>. A button with help
