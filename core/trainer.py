@@ -83,7 +83,6 @@ class Trainer:
         x, y, model = build_run(config, data)
         self.x, self.y, self.model = x.to(self.device), y.to(self.device), model.to(self.device)
         self.parameters = dict(self.model.named_parameters())
-        self._params = list(self.parameters.values())
         self.learning_rate = config.training.learning_rate
         self.optimizer = self._make_optimizer()
         self.history = History(list(self.parameters))
@@ -135,11 +134,12 @@ class Trainer:
     def _step(self) -> EpochRecord:
         y_pred = self.model(self.x)
         loss = self.loss_of(y_pred)
+        params = list(self.parameters.values())
         # model.zero_grad() (grads to None), without walking the module tree every epoch.
-        for p in self._params:
+        for p in params:
             p.grad = None
         loss.backward()
-        grads = [p.grad for p in self._params]
+        grads = [p.grad for p in params]
         record = self._record(loss, grads)
         if not record.finite:
             # Leave the weights as they were before the blow-up, so every chart still draws.
@@ -148,7 +148,7 @@ class Trainer:
             with torch.no_grad():
                 # The lesson's `p.sub_(lr * p.grad)` for every p, in two calls instead of two per
                 # parameter: the same float ops, so the same bits, with a quarter of the dispatches.
-                torch._foreach_sub_(self._params, torch._foreach_mul(grads, self.learning_rate))
+                torch._foreach_sub_(params, torch._foreach_mul(grads, self.learning_rate))
         else:
             self.optimizer.step()
         return record
