@@ -72,11 +72,11 @@ def _figure(data: list[dict], layout: dict) -> go.Figure:
     return go.Figure(data=data, layout={**_BASE_LAYOUT, **layout})
 
 
-def _tick_format(values: np.ndarray, log_scale: bool, digits: int) -> str | None:
+def _tick_format(curves: Sequence[np.ndarray], log_scale: bool, digits: int) -> str | None:
     """Full numbers on a log axis that spans decades, where plotly's default labels minor ticks "2",
     "5" (for 20, 50). Elsewhere plotly's own format, which carries as many digits as the tick step
     needs: a fixed 4 significant digits labels ticks 60305 and 60310 both "60310"."""
-    finite = np.asarray(values, dtype=np.float64)
+    finite = np.concatenate([np.ravel(np.asarray(c, dtype=np.float64)) for c in curves] or [np.empty(0)])
     finite = finite[np.isfinite(finite) & (finite > 0)]
     spans_decades = finite.size > 0 and finite.max() >= 10 * finite.min()
     return f".{digits}~r" if log_scale and spans_decades else None
@@ -115,7 +115,7 @@ def loss_figure(
         title=dict(text=f"Loss{last}"),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
         yaxis=dict(title=dict(text="loss"), type="log" if log_scale else "linear",
-                   tickformat=_tick_format(y, log_scale, digits=4), showticklabels=bool(len(epochs))),
+                   tickformat=_tick_format([y], log_scale, digits=4), showticklabels=bool(len(epochs))),
         shapes=[shape for shape, _ in markers if shape], annotations=[note for _, note in markers], showlegend=False,
     ))
 
@@ -143,8 +143,7 @@ def grad_norm_figure(
     return _figure(traces, dict(
         title=dict(text="Gradient norm per parameter" + (f" (epoch {epoch})" if epoch is not None else "")),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
-        yaxis=dict(title=dict(text="‖grad‖₂"), type="log",
-                   tickformat=_tick_format(np.concatenate([np.ravel(v) for v in norms.values()] or [[]]), True, digits=3)),
+        yaxis=dict(title=dict(text="‖grad‖₂"), type="log", tickformat=_tick_format(list(norms.values()), True, digits=3)),
         **_legend_below(len(traces)),
     ))
 
@@ -219,44 +218,45 @@ def _matrices_figure(matrices, title: str, weight_label: str, bias_label: str, m
     """
     shapes = [(min(np.shape(w)[0], max_side), min(np.shape(w)[1], max_side)) for _, w, _, _ in matrices]
     pooled_rows = any(np.shape(w)[0] > max_side for _, w, _, _ in matrices)
-    margin = _matrices_margin(pooled_rows, any(np.shape(w)[1] > max_side for _, w, _, _ in matrices))
-    colorbar_gap = margin.pop("colorbar_px") / (MATRICES_HEIGHT - margin["t"] - margin["b"])  # paper units
+    pooled_columns = any(np.shape(w)[1] > max_side for _, w, _, _ in matrices)
+    margin, colorbar_px = _matrices_margin(pooled_rows, pooled_columns)
+    colorbar_gap = colorbar_px / (MATRICES_HEIGHT - margin["t"] - margin["b"])  # paper units
     # In heatmap cells: a layer's width (tiny ones get a minimum), then its bias column, then room for
     # the next layer's y labels, which for pooled rows read "480:496", not "31".
     widths = [max(cols, 6) for _, cols in shapes]
     label_gap = 18.0 if pooled_rows else 2.8
     scale = 0.98 / max(1.0, sum(width + 1.2 + label_gap for width in widths))
     tallest = max((rows for rows, _ in shapes), default=1)
-    left, data, layout, pooled_any = 0.0, [], {}, False
+    left, data, layout = 0.0, [], {}
     for i, ((name, weight, bias, dead), width, (rows, _)) in enumerate(zip(matrices, widths, shapes), start=1):
         weight_domain = [left, left + width * scale]
         bias_domain = [weight_domain[1] + 0.2 * scale, weight_domain[1] + 1.2 * scale]
         height = max(rows / tallest, 0.18)
         left = bias_domain[1] + label_gap * scale
-        traces, axes, pooled = _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain,
+        traces, axes = _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain,
                                                [1 - height, 1], weight_label, bias_label, max_side, colorbar_gap)
         data += traces
         layout.update(axes)
-        pooled_any |= pooled
-    if pooled_any:
+    if pooled_rows or pooled_columns:
         title += f" · large layers pooled to ≤{max_side}×{max_side} block means"
     return _figure(data, dict(layout, title=dict(text=title), height=MATRICES_HEIGHT, showlegend=False, margin=margin))
 
 
-def _matrices_margin(pooled_rows: bool, pooled_columns: bool) -> dict:
-    """Margins that fit the tick labels, axis titles and colour bars, so plotly need not grow them.
+def _matrices_margin(pooled_rows: bool, pooled_columns: bool) -> tuple[dict, int]:
+    """(margin, px from plot to colour bars): room for tick labels, axis titles and colour bars,
+    so plotly need not grow the margins.
 
     autoexpand is off because growing a margin makes plotly draw the whole figure again, once per
     colour bar: that doubled the browser's cost of every live heatmap frame. Pooled labels ("32:48")
-    are longer and, on x, turn vertical, so they get more room. colorbar_px: from plot to colour bar.
+    are longer and, on x, turn vertical, so they get more room.
     """
-    return dict(l=80 if pooled_rows else 50, r=20, t=60, b=135 if pooled_columns else 90, autoexpand=False,
-                colorbar_px=90 if pooled_columns else 52)
+    margin = dict(l=80 if pooled_rows else 50, r=20, t=60, b=135 if pooled_columns else 90, autoexpand=False)
+    return margin, 90 if pooled_columns else 52
 
 
 def _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain, y_domain, weight_label, bias_label,
                     max_side, colorbar_gap):
-    """One layer's weight and bias heatmaps (axes 2i-1 and 2i) sharing colour axis i: (traces, layout, pooled)."""
+    """One layer's weight and bias heatmaps (axes 2i-1 and 2i) sharing colour axis i: (traces, layout)."""
     z, rows, cols = pool(weight, max_side)
     b, _, _ = pool(np.asarray(bias).reshape(-1, 1), max_side)
     limit = _symmetric_limit(z, b)
@@ -292,7 +292,7 @@ def _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain, y_d
                           tickfont=dict(size=10)),
         ),
     }
-    return traces, layout, pooled
+    return traces, layout
 
 
 def _symmetric_limit(*arrays: np.ndarray) -> float:
