@@ -221,21 +221,20 @@ show_errors(st.session_state.get("config_error"))
 for warning in state.warnings(config, trainer):
     st.warning(warning)
 show_controls()
-if trainer is None and config is not None:  # invalid settings: the error above says what to fix
+ready_to_start = trainer is None and config is not None  # invalid settings: the error above says what to fix
+if ready_to_start:
     st.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
 live_view = LiveView()
-if trainer is None:
-    pass  # the start view is drawn last (below)
-elif st.session_state.status in ("running", "step") and not state.needs_reset(config, trainer):
+if trainer is not None and st.session_state.status in ("running", "step") and not state.needs_reset(config, trainer):
     train_live(trainer, live_view)
     st.rerun()  # redraw the controls for the new status
-else:
+elif trainer is not None:
     live_view.draw(trainer)
     show_outcome(trainer)
 show_model_summary()
 show_device_timing()
 show_code()
 show_files()
-if trainer is None and config is not None:
+if ready_to_start:
     # Last, so that the rest of the page is on screen and usable while the browser loads plotly.js.
     live_view.draw_start(state.initial_weights(config, setup.dataset), config.training.epochs)

@@ -10,14 +10,17 @@ LONG_RUN = "/train?epochs=100000&seed=7"  # lasts seconds: long enough to watch 
 # come and go between two polls are still seen. textContent, not innerText: no layout per mutation.
 RECORD_FRAMES_JS = """
 () => {
-  const seen = (window.__frames = {counter: [], loss: []});
-  const note = (list, text) => { if (!list.includes(text)) list.push(text); };
+  const seen = (window.__frames = {counter: [], loss: [], interactive: []});
+  const note = (list, text) => { if (!list.includes(text)) { list.push(text); return true; } return false; };
   new MutationObserver(() => {
     for (const line of document.querySelectorAll("[data-testid='stMarkdownContainer']")) {
       if (/^Epoch \\d+ \\/ \\d+/.test(line.textContent)) note(seen.counter, line.textContent);
     }
-    for (const title of document.querySelectorAll(".js-plotly-plot .gtitle")) {
-      if (title.textContent.startsWith("Loss")) note(seen.loss, title.textContent);
+    for (const plot of document.querySelectorAll(".js-plotly-plot")) {
+      const title = plot.querySelector(".gtitle");
+      if (title && title.textContent.startsWith("Loss (epoch") && note(seen.loss, title.textContent)) {
+        seen.interactive.push(Boolean(plot.querySelector(".nsewdrag")));  // plotly's zoom and hover layer
+      }
     }
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
 }
@@ -39,8 +42,11 @@ def train_live_then_pause(app) -> str:
     app.page.evaluate(RECORD_FRAMES_JS)
     app.button("btn_train").click()  # no wait for idle: the run goes on for seconds
     app.page.wait_for_function("() => __frames.counter.length >= 3 && __frames.loss.length >= 3")
+    live = app.page.evaluate("__frames")
     app.click("btn_pause")
     frames = app.page.evaluate("__frames")
+    assert not any(live["interactive"]), live  # live frames are static plots, cheaper to draw
+    expect(app.page.locator(".js-plotly-plot").filter(has_text="Loss (epoch").locator(".nsewdrag")).not_to_have_count(0)
     running = [line for line in frames["counter"] if line.endswith(" · running")]
     assert len(running) >= 3, frames["counter"]
     assert [epoch(line) for line in running] == sorted({epoch(line) for line in running}), running
