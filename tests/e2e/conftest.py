@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 import snapshot
 
@@ -36,35 +38,25 @@ BAD_LOG_LINE = re.compile(r"Traceback|Exception|Examining the path of torch\.cla
 # (getPossibleBaseUris in its UriUtil): two 404s per fresh load of a non-root URL, then it connects.
 HARMLESS_CONSOLE = re.compile(r"^https?://[^/]+/[\w-]+/_stcore/(health|host-config)$")
 TIMEOUT_MS = 90_000  # generous: the CPU is shared with other test runs
+RERUN_START_S = 15  # a rerun starts within milliseconds of a click
 QUIET_MS = 500  # the DOM must be unchanged this long before we call the app idle
 
 # Installed before the app's scripts in every document: counts script-state flips and notes the last
 # DOM mutation, so a wait can tell "a rerun happened and finished" from "nothing started yet".
-# activity: script-state changes on screen, and messages from the server. The messages matter when the
-# browser is busy (plotly.js loading): a short rerun's "running" then "notRunning" can reach React in one
-# render, so the attribute never changes, but the rerun's messages still arrive.
 INIT_SCRIPT = """
-window.__e2e = {activity: 0, lastMutation: performance.now()};
+window.__e2e = {stateChanges: 0, lastMutation: performance.now()};
 new MutationObserver((records) => {
   window.__e2e.lastMutation = performance.now();
-  if (records.some((r) => r.attributeName === "data-test-script-state")) window.__e2e.activity++;
+  if (records.some((r) => r.attributeName === "data-test-script-state")) window.__e2e.stateChanges++;
 }).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
-const PlainWebSocket = window.WebSocket;
-window.WebSocket = function (...args) {
-  const socket = new PlainWebSocket(...args);
-  socket.addEventListener("message", () => window.__e2e.activity++);
-  return socket;
-};
-window.WebSocket.prototype = PlainWebSocket.prototype;
-Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
 """
 
 # True when the app is connected, no script runs, fonts are in, every plotly chart has drawn its SVG
 # and no plotly render is pending, nothing is stale, and the DOM has been still for `quiet` ms.
 IDLE_JS = """
-([quiet, minActivity]) => {
+([quiet, minChanges]) => {
   const app = document.querySelector("[data-testid='stApp']");
-  if (!app || !window.__e2e || window.__e2e.activity < minActivity) return false;
+  if (!app || !window.__e2e || window.__e2e.stateChanges < minChanges) return false;
   if (app.dataset.testConnectionState !== "CONNECTED" || app.dataset.testScriptState !== "notRunning") return false;
   if (document.fonts.status !== "loaded" || document.querySelector("[data-stale='true']")) return false;
   const holders = document.querySelectorAll("[data-testid='stPlotlyChart']");
@@ -201,8 +193,8 @@ def base_url(streamlit_server: Server) -> str:
     return streamlit_server.url
 
 
-def wait_idle(page: Page, min_activity: int = 0, quiet_ms: int = QUIET_MS) -> None:
-    page.wait_for_function(IDLE_JS, arg=[quiet_ms, min_activity], polling=100, timeout=TIMEOUT_MS)
+def wait_idle(page: Page, min_changes: int = 0, quiet_ms: int = QUIET_MS) -> None:
+    page.wait_for_function(IDLE_JS, arg=[quiet_ms, min_changes], polling=100, timeout=TIMEOUT_MS)
 
 
 def settle(page: Page, target: Page | Locator | None = None) -> None:
@@ -247,14 +239,28 @@ class App:
 
     def goto(self, path: str) -> App:
         self.page.goto(path)
-        wait_idle(self.page, min_activity=1)  # the server has answered, and its script run has ended
+        wait_idle(self.page, min_changes=1)  # at least one script run has started and ended
         return self
 
     def act(self, action: Callable[[], object]) -> None:
-        """Do something that reruns the script, then wait until that rerun (and any st.rerun) is done."""
-        before = self.page.evaluate("window.__e2e.activity")
+        """Do something that reruns the script, then wait until that rerun (and any st.rerun) is done.
+
+        About one suite run in five, the first click on a freshly loaded Train page started no rerun
+        at all: the button took the click, but the script state never changed, and the page stayed
+        as it was for 90 s. It happened with and without the start view (3 in 10 tries without it),
+        and its cause is not found yet. A click that starts nothing within RERUN_START_S is made once
+        more, with a warning in the test report. A rerun starts within milliseconds, so a slow click
+        is never counted twice.
+        """
+        before = self.page.evaluate("window.__e2e.stateChanges")
         action()
-        wait_idle(self.page, min_activity=before + 1)
+        started = f"window.__e2e.stateChanges > {before}"
+        try:
+            self.page.wait_for_function(started, polling=100, timeout=RERUN_START_S * 1000)
+        except PlaywrightTimeoutError:
+            warnings.warn(f"no rerun started within {RERUN_START_S} s of the action; doing it once more")
+            action()
+        wait_idle(self.page, min_changes=before + 1)
 
     def button(self, key: str) -> Locator:
         # Streamlit 1.67 gives a keyed widget's container the class st-key-<key>. A button with help
