@@ -1,6 +1,10 @@
 """core.tabular: uploads are read or refused with a DataError that says what to fix, and the
 prepared arrays equal the same standardisation done directly with pandas and numpy."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -171,3 +175,12 @@ def test_mostly_numeric_columns_keep_columns_with_a_few_stray_entries():
 
     frame = read_csv(b"name,x,y,empty\nann,1,2,\nbob,abc,3,\ncid,4,5,\n")
     assert mostly_numeric_columns(frame) == ["x", "y"]
+
+
+def test_pandas_is_imported_on_the_first_csv_not_with_the_app():
+    """pandas costs ~0.3 s of every cold start; the Train page's modules leave it to the first upload."""
+    script = ("import sys, core.checkpoint, core.tabular, core.trainer, viz.figures; "
+              "print('pandas' in sys.modules); core.tabular.read_csv(b'a,b\\n1,2\\n'); print('pandas' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.stdout.split() == ["False", "True"]
