@@ -11,6 +11,7 @@ from core.frames import FrameClock
 from core.trainer import Snapshot, Trainer, seconds_per_epoch
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
+from pages.parts.live_chart import live_chart, load_ahead
 from pages.parts.train_data import plain
 from pages.parts.train_files import checkpoint_uploader, download_buttons
 from pages.parts.train_widgets import config_sidebar
@@ -64,10 +65,6 @@ def show_controls() -> None:
                    width="stretch", disabled=trainer is None, help="Discard this run and start from fresh weights.")
 
 
-# While training, a chart is replaced by a new one every frame (Streamlit remounts a plotly chart whose
-# figure changed), so hover and zoom could not be used anyway: a static plot skips plotly's modebar and
-# interaction layers. Paused or finished, the charts are interactive again.
-LIVE_CHART = {"staticPlot": True}
 SLOW_FPS = 2.0  # matrices and gradient norms: at most this many frames a second
 SLOW_BUDGET = 0.02  # of the wall time on the server; the browser spends 5-10x that drawing them
 
@@ -95,12 +92,22 @@ class LiveView:
         self.counter.markdown(f"**Epoch {run.epoch} / {total}**{last} · {st.session_state.status}")
 
     def draw_start(self, start: Snapshot, total: int) -> None:
-        """Before the first epoch: the weights nn.Linear initialised, an empty loss curve. (It also
-        has the browser load plotly.js now, not after the click on Train.)"""
+        """Before the first epoch: the weights nn.Linear initialised, an empty loss curve. (The browser
+        also loads plotly.js and the live-frame component now, not after the click on Train.)"""
         self.loss.plotly_chart(figures.loss_figure([], [], log_scale=view["log_scale"], total_epochs=total))
         self.weights.plotly_chart(figures.weights_figure(start.layers, epoch=0))
+        load_ahead(self.norms)
         self.gradients.caption("Gradients: every `weight.grad` and `bias.grad` is `None` until the first "
                                "`loss.backward()`.")
+
+    @staticmethod
+    def _chart(slot, name: str, everything: bool, figure) -> None:
+        """A live frame is drawn in place (pages/parts/live_chart.py); the last one, or a paused
+        run's, is an interactive st.plotly_chart."""
+        if everything:
+            slot.plotly_chart(figure)
+        else:
+            live_chart(slot, figure, name)
 
     def draw(self, run: Trainer, everything: bool = True) -> None:
         """One frame: counter, loss curve and printout; the other charts too when `everything` or they are due."""
@@ -109,19 +116,18 @@ class LiveView:
             return  # Streamlit refuses two identical charts in one script run
         self.drawn_epoch = run.epoch
         history, total = run.history, run.config.training.epochs
-        config = None if everything else LIVE_CHART
-        self.loss.plotly_chart(figures.loss_figure(
+        self._chart(self.loss, "loss", everything, figures.loss_figure(
             history.epochs, history.losses, log_scale=view["log_scale"], lr_changes=run.lr_changes,
-            diverged_at=run.diverged_at, total_epochs=total), config=config)
+            diverged_at=run.diverged_at, total_epochs=total))
         self.log.code(state.loss_log(run), language="text")
         if not (everything or self.slow_clock.due()):
             return
         started = self.slow_clock.clock()
-        self.norms.plotly_chart(figures.grad_norm_figure(
-            history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total), config=config)
+        self._chart(self.norms, "norms", everything, figures.grad_norm_figure(
+            history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total))
         snapshot = run.snapshot()
-        self.weights.plotly_chart(figures.weights_figure(snapshot.layers, epoch=run.epoch), config=config)
-        self.gradients.plotly_chart(figures.gradients_figure(snapshot.layers, epoch=run.epoch), config=config)
+        self._chart(self.weights, "weights", everything, figures.weights_figure(snapshot.layers, epoch=run.epoch))
+        self._chart(self.gradients, "gradients", everything, figures.gradients_figure(snapshot.layers, epoch=run.epoch))
         self.slow_clock.drew(started)
 
 
@@ -141,7 +147,10 @@ def train_live(run: Trainer, live_view: LiveView) -> None:
                 break
             if clock.due():
                 started = clock.clock()
-                live_view.draw(run, everything=False) if view["live"] else live_view.draw_progress(run)
+                if view["live"]:
+                    live_view.draw(run, everything=False)
+                else:
+                    live_view.draw_progress(run)
                 clock.drew(started)
     except RuntimeError as error:  # CUDA out of memory, a lost device: keep what was trained
         state.on_failure(error, run)

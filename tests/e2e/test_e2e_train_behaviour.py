@@ -67,6 +67,46 @@ def test_live_frames_then_pause_holds_and_reset_clears(app):
     expect(app.page.get_by_test_id("stAlertContentInfo")).to_contain_text("Press Train")
 
 
+# Watches the live loss plot for two seconds, once per animation frame (before each paint): which
+# plot divs drew it, whether one was ever out of the page (a blink), which titles it showed.
+WATCH_LIVE_PLOT_JS = """
+() => new Promise((resolve) => {
+  const plots = new Set(), titles = new Set();
+  let painted = 0, missing = 0;
+  const start = performance.now();
+  const look = () => {
+    const plot = window.__moduleLabPlots?.loss;
+    if (plot) {
+      plots.add(plot);
+      plot.isConnected ? painted++ : missing++;
+      titles.add(plot.querySelector(".gtitle")?.textContent);
+    }
+    if (performance.now() - start < 2000) return requestAnimationFrame(look);
+    resolve({plots: plots.size, painted, missing, titles: titles.size, template: plot?.layout.template,
+             interactive: Boolean(plot?.querySelector(".nsewdrag"))});
+  };
+  look();
+})
+"""
+PAUSED_LOSS_TEMPLATE_JS = """
+() => [...document.querySelectorAll(".stPlotlyChart .js-plotly-plot")]
+  .find((plot) => plot.querySelector(".gtitle")?.textContent.startsWith("Loss (epoch")).layout.template
+"""
+
+
+def test_live_frames_update_one_plot_in_place_that_never_blinks(app):
+    app.goto(LONG_RUN)
+    app.button("btn_train").click()
+    app.page.wait_for_function("() => window.__moduleLabPlots?.loss")
+    seen = app.page.evaluate(WATCH_LIVE_PLOT_JS)
+    assert seen["plots"] == 1 and seen["titles"] >= 3, seen  # one div, updated frame after frame
+    assert seen["missing"] == 0 and seen["painted"] > 30, seen
+    assert not seen["interactive"], seen  # a static plot: nothing to hover on a chart redrawn 20 times a second
+    app.click("btn_pause")
+    # The paused chart is Streamlit's own, themed in the browser: the live frames looked the same.
+    assert seen["template"] == app.page.evaluate(PAUSED_LOSS_TEMPLATE_JS)
+
+
 def test_step_trains_one_epoch_at_a_time(app):
     app.goto("/train?epochs=20&seed=7")
     app.click("btn_step")
