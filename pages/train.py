@@ -101,33 +101,33 @@ class LiveView:
                                "`loss.backward()`.")
 
     @staticmethod
-    def _chart(slot, name: str, everything: bool, figure) -> None:
-        """A live frame is drawn in place (pages/parts/live_chart.py); the last one, or a paused
-        run's, is an interactive st.plotly_chart."""
-        if everything:
-            slot.plotly_chart(figure)
-        else:
+    def _chart(slot, name: str, live: bool, figure) -> None:
+        """A live frame is drawn in place (pages/parts/live_chart.py); a paused or finished run's
+        charts are interactive st.plotly_charts."""
+        if live:
             live_chart(slot, figure, name)
+        else:
+            slot.plotly_chart(figure)
 
-    def draw(self, run: Trainer, everything: bool = True) -> None:
-        """One frame: counter, loss curve and printout; the other charts too when `everything` or they are due."""
+    def draw(self, run: Trainer, live: bool = False, all_charts: bool = True) -> None:
+        """One frame: counter, loss curve and printout; the other charts too when `all_charts` or they are due."""
         self.draw_progress(run)
         if run.epoch == self.drawn_epoch:
             return  # Streamlit refuses two identical charts in one script run
         self.drawn_epoch = run.epoch
         history, total = run.history, run.config.training.epochs
-        self._chart(self.loss, "loss", everything, figures.loss_figure(
+        self._chart(self.loss, "loss", live, figures.loss_figure(
             history.epochs, history.losses, log_scale=view["log_scale"], lr_changes=run.lr_changes,
             diverged_at=run.diverged_at, total_epochs=total))
         self.log.code(state.loss_log(run), language="text")
-        if not (everything or self.slow_clock.due()):
+        if not (all_charts or self.slow_clock.due()):
             return
         started = self.slow_clock.clock()
-        self._chart(self.norms, "norms", everything, figures.grad_norm_figure(
+        self._chart(self.norms, "norms", live, figures.grad_norm_figure(
             history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total))
         snapshot = run.snapshot()
-        self._chart(self.weights, "weights", everything, figures.weights_figure(snapshot.layers, epoch=run.epoch))
-        self._chart(self.gradients, "gradients", everything, figures.gradients_figure(snapshot.layers, epoch=run.epoch))
+        self._chart(self.weights, "weights", live, figures.weights_figure(snapshot.layers, epoch=run.epoch))
+        self._chart(self.gradients, "gradients", live, figures.gradients_figure(snapshot.layers, epoch=run.epoch))
         self.slow_clock.drew(started)
 
 
@@ -148,7 +148,7 @@ def train_live(run: Trainer, live_view: LiveView) -> None:
             if clock.due():
                 started = clock.clock()
                 if view["live"]:
-                    live_view.draw(run, everything=False)
+                    live_view.draw(run, live=True, all_charts=False)
                 else:
                     live_view.draw_progress(run)
                 clock.drew(started)
@@ -156,7 +156,8 @@ def train_live(run: Trainer, live_view: LiveView) -> None:
         state.on_failure(error, run)
         return
     st.session_state.status = state.status_after(run, single_step)
-    live_view.draw(run)
+    # The last epoch, every chart, drawn in place at once; the rerun that follows makes them interactive.
+    live_view.draw(run, live=True)
 
 
 def show_outcome(run: Trainer) -> None:
