@@ -11,7 +11,7 @@ from core.frames import FrameClock
 from core.trainer import Snapshot, Trainer, seconds_per_epoch
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
-from pages.parts.live_chart import live_chart, load_ahead
+from pages.parts.live_chart import live_chart
 from pages.parts.train_data import plain
 from pages.parts.train_files import checkpoint_uploader, download_buttons
 from pages.parts.train_widgets import config_sidebar
@@ -92,11 +92,13 @@ class LiveView:
         self.counter.markdown(f"**Epoch {run.epoch} / {total}**{last} · {st.session_state.status}")
 
     def draw_start(self, start: Snapshot, total: int) -> None:
-        """Before the first epoch: the weights nn.Linear initialised, an empty loss curve. (The browser
-        also loads plotly.js and the live-frame component now, not after the click on Train.)"""
-        self.loss.plotly_chart(figures.loss_figure([], [], log_scale=view["log_scale"], total_epochs=total))
-        self.weights.plotly_chart(figures.weights_figure(start.layers, epoch=0))
-        load_ahead(self.norms)
+        """Before the first epoch: the weights nn.Linear initialised, an empty loss curve.
+
+        Drawn in place like live frames, so the browser loads plotly.js after the controls are on
+        screen (an st.plotly_chart here held them back ~0.5 s), and before the click on Train."""
+        live_chart(self.loss, figures.loss_figure([], [], log_scale=view["log_scale"], total_epochs=total), "loss",
+                   interactive=True)
+        live_chart(self.weights, figures.weights_figure(start.layers, epoch=0), "weights", interactive=True)
         self.gradients.caption("Gradients: every `weight.grad` and `bias.grad` is `None` until the first "
                                "`loss.backward()`.")
 
@@ -232,9 +234,11 @@ for warning in state.warnings(config, trainer):
     st.warning(warning)
 show_controls()
 ready_to_start = trainer is None and config is not None  # invalid settings: the error above says what to fix
-if ready_to_start:
-    st.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
 live_view = LiveView()
+if ready_to_start:
+    # In the progress bar's slot: when the run starts, every chart below keeps its place on the page,
+    # so the browser updates the start view's plots in place instead of building new ones.
+    live_view.progress.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
 if trainer is not None and st.session_state.status in ("running", "step") and not state.needs_reset(config, trainer):
     train_live(trainer, live_view)
     st.rerun()  # redraw the controls for the new status

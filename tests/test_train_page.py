@@ -24,7 +24,10 @@ def train() -> AppTest:
 
 
 def charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    """Every figure on the page: st.plotly_charts, and those drawn in place (pages/parts/live_chart.py)."""
+    in_place = [json.loads(element.proto.json) for element in at.get("bidi_component")]
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")] + [
+        json.loads(frame["figure"]) for frame in in_place if "figure" in frame]
 
 
 def chart(at: AppTest, title_start: str) -> dict:

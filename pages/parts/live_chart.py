@@ -27,20 +27,35 @@ THEME = Path(__file__).with_name("streamlit_light_plotly_template.json").read_te
 
 _JS = """
 const THEME = __THEME__;
+let plotlyLoading;
 
 export default function ({ parentElement, data }) {
-  const Plotly = window.Plotly;  // Streamlit's copy (see live_chart.py)
-  if (!Plotly || !data?.figure) return;  // no figure: loaded ahead of a run (see load_ahead)
+  if (data?.figure) draw(parentElement, data);
+}
+
+async function draw(host, frame) {
   const plots = (window.__moduleLabPlots ??= {});
-  const plot = (plots[data.name] ??= document.createElement("div"));
-  if (data.frame < (plot.frame ?? 0)) return;  // a frame replaced before its code ran
-  plot.frame = data.frame;
-  if (plot.parentNode !== parentElement) parentElement.replaceChildren(plot);
-  followReplacement(plot, parentElement);
-  const { data: traces, layout } = JSON.parse(data.figure);
+  const plot = (plots[frame.name] ??= document.createElement("div"));
+  if (frame.frame < (plot.frame ?? 0)) return;  // a frame replaced before its code ran
+  plot.frame = frame.frame;
+  if (plot.parentNode !== host) host.replaceChildren(plot);
+  followReplacement(plot, host);
+  const Plotly = window.Plotly ?? (await loadPlotly(frame.plotly));
+  if (plot.frame !== frame.frame) return;  // a newer frame came while plotly.js loaded
+  const { data: traces, layout } = JSON.parse(frame.figure);
   layout.template = THEME;
   if (layout.title) layout.title.text = `<b>${layout.title.text ?? ""}</b>`;  // as Streamlit's theme does
-  Plotly.react(plot, traces, layout, { staticPlot: true, responsive: true });
+  Plotly.react(plot, traces, layout, { staticPlot: !frame.interactive, responsive: true });
+}
+
+// Streamlit's own plotly.js chunk, the module its st.plotly_chart imports (it sets window.Plotly).
+// Imported once the page has painted: its 4.7 MB take the browser ~0.6 s, and the controls come first.
+function loadPlotly(chunk) {
+  plotlyLoading ??= new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => {
+    const streamlit = document.querySelector("script[src*='/static/js/index.']");
+    import(new URL(chunk, streamlit.src).href).then(() => resolve(window.Plotly));
+  })));
+  return plotlyLoading;
 }
 
 // The next frame is a new element. React swaps it in at once, but runs its code only after the
@@ -67,15 +82,18 @@ function followReplacement(plot, host) {
 _live_plot = st.components.v2.component("module_lab_live_plot", js=_JS, isolate_styles=False)
 
 
-def live_chart(slot, figure: go.Figure, name: str) -> None:
+def streamlit_plotly_chunk() -> str:
+    """The file name of Streamlit's plotly.js chunk (PlotlyChart.<hash>.js, one per Streamlit build)."""
+    (chunk,) = (Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js")
+    return chunk.name
+
+
+PLOTLY_CHUNK = streamlit_plotly_chunk()
+
+
+def live_chart(slot, figure: go.Figure, name: str, interactive: bool = False) -> None:
     """Draw `figure` in `slot` as the newest frame of the chart `name`."""
     with slot:
         # frame: the browser may run an older frame's code after a newer one's; it must not win.
-        _live_plot(data={"figure": pio.to_json(figure, validate=False), "name": name, "frame": time.monotonic_ns()})
-
-
-def load_ahead(slot) -> None:
-    """An empty instance, drawn before a run: the browser loads this component's code then. Else the
-    first live frame waits for it, and with it everything in that frame (~0.3 s after the click)."""
-    with slot:
-        _live_plot(data={"name": "ahead"})
+        _live_plot(data={"figure": pio.to_json(figure, validate=False), "name": name, "frame": time.monotonic_ns(),
+                         "interactive": interactive, "plotly": PLOTLY_CHUNK})
