@@ -80,7 +80,6 @@ class LiveView:
         self.weights = st.empty()
         self.gradients = st.empty()
         self.log = st.empty()
-        self.drawn_epoch: int | None = None
         # The browser spends ~10x more CPU on a heatmap frame than the server does; matrices and
         # gradient norms change slowly, so they get their own, slower clock during a run.
         self.slow_clock = FrameClock(max_fps=SLOW_FPS, budget=SLOW_BUDGET)
@@ -114,9 +113,6 @@ class LiveView:
     def draw(self, run: Trainer, live: bool = False, all_charts: bool = True) -> None:
         """One frame: counter, loss curve and printout; the other charts too when `all_charts` or they are due."""
         self.draw_progress(run)
-        if run.epoch == self.drawn_epoch:
-            return  # Streamlit refuses two identical charts in one script run
-        self.drawn_epoch = run.epoch
         history, total = run.history, run.config.training.epochs
         self._chart(self.loss, "loss", live, figures.loss_figure(
             history.epochs, history.losses, log_scale=view["log_scale"], lr_changes=run.lr_changes,
