@@ -1,4 +1,4 @@
-"""Live frames drawn in place: one plotly div per chart, updated with Plotly.react.
+"""Charts drawn in place: one plotly div per chart, updated with Plotly.react.
 
 `st.plotly_chart` makes the figure part of the element's identity, so each new frame is a new
 element: React remounts it and plotly draws the chart from scratch. At 20 frames a second that is
@@ -6,12 +6,12 @@ more than the browser can do beside training on two cores (12-13 frames shown a 
 component keeps one plot div per chart across frames and moves it into each new frame's element,
 where `Plotly.react` redraws only what changed (16-17 frames shown a second, same machine).
 
-It draws with the plotly.js that Streamlit loaded for the page's `st.plotly_chart`s (the start view
-or a paused run's charts are always on the page before a run) and with the template Streamlit's
-light theme gives them (streamlit_light_plotly_template.json, .streamlit/config.toml sets the light
-theme; a browser test checks the two still match), so a live frame looks like the chart it becomes
-when the run pauses or ends. Live frames are static plots: no hover or zoom on a chart replaced
-20 times a second; paused or finished, the charts are interactive `st.plotly_chart`s again.
+It draws the start view and live frames. It imports plotly.js from the chunk Streamlit's own charts
+import (one copy in the page), once the controls have painted, and applies the template Streamlit's
+light theme gives those charts (streamlit_light_plotly_template.json; .streamlit/config.toml sets
+the light theme; a browser test checks the two still match), so a frame looks like the chart it
+becomes when the run pauses or ends. Live frames are static plots: no hover or zoom on a chart
+replaced 20 times a second; paused or finished, the charts are interactive `st.plotly_chart`s.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ async function draw(host, frame) {
 function loadPlotly(chunk) {
   plotlyLoading ??= new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => {
     const streamlit = document.querySelector("script[src*='/static/js/index.']");
-    import(new URL(chunk, streamlit.src).href).then(() => resolve(window.Plotly));
+    import(new URL(chunk, streamlit.src).href).then(() => resolve(window.Plotly),
+      (error) => console.error("Module Lab: plotly.js did not load, so charts drawn in place stay empty", error));
   })));
   return plotlyLoading;
 }
