@@ -45,6 +45,9 @@ async function draw(host, frame) {
   const { data: traces, layout } = JSON.parse(frame.figure);
   layout.template = THEME;
   if (layout.title) layout.title.text = `<b>${layout.title.text ?? ""}</b>`;  // as Streamlit's theme does
+  // Plotly fits the plot to the div when the window resizes; a div without its own height would
+  // measure 0 once it has been moved between elements, and the chart would vanish.
+  if (layout.height) plot.style.height = `${layout.height}px`;
   Plotly.react(plot, traces, layout, { staticPlot: !frame.interactive, responsive: true });
 }
 

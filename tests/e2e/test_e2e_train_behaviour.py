@@ -107,6 +107,18 @@ def test_live_frames_update_one_plot_in_place_that_never_blinks(app):
     assert seen["template"] == app.page.evaluate(PAUSED_LOSS_TEMPLATE_JS)
 
 
+def test_charts_drawn_in_place_keep_their_height_when_the_window_narrows(app):
+    """The start view's plot divs are reused after a run and a Reset; plotly refits them on resize."""
+    app.goto("/train?epochs=20&seed=7")
+    app.click("btn_train")
+    app.click("btn_reset")
+    app.page.set_viewport_size({"width": 1000, "height": 900})
+    app.page.wait_for_timeout(500)  # plotly refits on the window's resize event
+    heights = app.page.evaluate("""() => [...document.querySelectorAll(
+        "[data-testid='stBidiComponentRegular'] .js-plotly-plot")].map((plot) => plot.offsetHeight)""")
+    assert heights == [320, 380], heights  # the empty loss curve, the weights at epoch 0
+
+
 def test_step_trains_one_epoch_at_a_time(app):
     app.goto("/train?epochs=20&seed=7")
     app.click("btn_step")
