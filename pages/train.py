@@ -246,5 +246,5 @@ show_device_timing()
 show_code()
 show_files()
 if ready_to_start:
-    # Last, so that the rest of the page is on screen and usable while the browser loads plotly.js.
+    # Last: nothing above waits for building the start view's Trainer and figures.
     live_view.draw_start(state.initial_weights(config, setup.dataset), config.training.epochs)

@@ -40,7 +40,13 @@ async function draw(host, frame) {
   plot.frame = frame.frame;
   if (plot.parentNode !== host) host.replaceChildren(plot);
   followReplacement(plot, host);
-  const Plotly = window.Plotly ?? (await loadPlotly(frame.plotly));
+  let Plotly;
+  try {
+    Plotly = window.Plotly ?? (await loadPlotly(frame.plotly));
+  } catch (error) {
+    plot.textContent = "This chart needs plotly.js, which did not load. Reload the page to try again.";
+    return console.error("Module Lab: plotly.js did not load", error);
+  }
   if (plot.frame !== frame.frame) return;  // a newer frame came while plotly.js loaded
   const { data: traces, layout } = JSON.parse(frame.figure);
   layout.template = THEME;
@@ -54,10 +60,9 @@ async function draw(host, frame) {
 // Streamlit's own plotly.js chunk, the module its st.plotly_chart imports (it sets window.Plotly).
 // Imported once the page has painted: its 4.7 MB take the browser ~0.6 s, and the controls come first.
 function loadPlotly(chunk) {
-  plotlyLoading ??= new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => {
+  plotlyLoading ??= new Promise((resolve, reject) => requestAnimationFrame(() => setTimeout(() => {
     const streamlit = document.querySelector("script[src*='/static/js/index.']");
-    import(new URL(chunk, streamlit.src).href).then(() => resolve(window.Plotly),
-      (error) => console.error("Module Lab: plotly.js did not load, so charts drawn in place stay empty", error));
+    import(new URL(chunk, streamlit.src).href).then(() => resolve(window.Plotly), reject);
   })));
   return plotlyLoading;
 }

@@ -119,6 +119,15 @@ def test_charts_drawn_in_place_keep_their_height_when_the_window_narrows(app):
     assert heights == [320, 380], heights  # the empty loss curve, the weights at epoch 0
 
 
+def test_charts_say_so_when_plotly_js_cannot_load(app):
+    app.page.route("**/static/js/PlotlyChart.*.js", lambda route: route.abort())
+    app.goto("/train?epochs=20&seed=7")
+    expect(app.page.get_by_text("This chart needs plotly.js, which did not load.")).to_have_count(2)  # loss, weights
+    expect(app.button("btn_train")).to_be_enabled()  # the rest of the page works
+    assert app.console_errors and all("plotly.js did not load" in e or "PlotlyChart" in e for e in app.console_errors)
+    app.console_errors.clear()  # the errors this test caused on purpose
+
+
 def test_step_trains_one_epoch_at_a_time(app):
     app.goto("/train?epochs=20&seed=7")
     app.click("btn_step")
