@@ -7,7 +7,7 @@ import streamlit as st
 from core.codegen import r_training_script, training_script
 from core.config import ConfigError
 from core.device import cuda_unavailable_reason
-from core.frames import FrameClock
+from core.frames import LiveSchedule
 from core.trainer import Snapshot, Trainer, seconds_per_epoch
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
@@ -65,10 +65,6 @@ def show_controls() -> None:
                    width="stretch", disabled=trainer is None, help="Discard this run and start from fresh weights.")
 
 
-SLOW_FPS = 2.0  # matrices and gradient norms: at most this many frames a second
-SLOW_BUDGET = 0.02  # of the wall time on the server; the browser spends 5-10x that drawing them
-
-
 class LiveView:
     """Placeholders for everything that changes while training; `draw` fills them."""
 
@@ -80,9 +76,7 @@ class LiveView:
         self.weights = st.empty()
         self.gradients = st.empty()
         self.log = st.empty()
-        # The browser spends ~10x more CPU on a heatmap frame than the server does; matrices and
-        # gradient norms change slowly, so they get their own, slower clock during a run.
-        self.slow_clock = FrameClock(max_fps=SLOW_FPS, budget=SLOW_BUDGET)
+        self.schedule = LiveSchedule(live=view["live"])
 
     def draw_progress(self, run: Trainer) -> None:
         total = run.config.training.epochs
@@ -111,22 +105,27 @@ class LiveView:
             slot.plotly_chart(figure)
 
     def draw(self, run: Trainer, live: bool = False, all_charts: bool = True) -> None:
-        """One frame: counter, loss curve and printout; the other charts too when `all_charts` or they are due."""
-        self.draw_progress(run)
+        """One frame: the loss curve, then the counter and printout and the other charts, each when
+        `all_charts` or its clock says it is due (core.frames.LiveSchedule).
+
+        The loss curve goes first: the browser draws the elements in the order they arrive."""
         history, total = run.history, run.config.training.epochs
         self._chart(self.loss, "loss", live, figures.loss_figure(
             history.epochs, history.losses, log_scale=view["log_scale"], lr_changes=run.lr_changes,
             diverged_at=run.diverged_at, total_epochs=total))
-        self.log.code(state.loss_log(run), language="text")
-        if not (all_charts or self.slow_clock.due()):
-            return
-        started = self.slow_clock.clock()
-        self._chart(self.norms, "norms", live, figures.grad_norm_figure(
-            history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total))
-        snapshot = run.snapshot()
-        self._chart(self.weights, "weights", live, figures.weights_figure(snapshot.layers, epoch=run.epoch))
-        self._chart(self.gradients, "gradients", live, figures.gradients_figure(snapshot.layers, epoch=run.epoch))
-        self.slow_clock.drew(started)
+        if all_charts or self.schedule.text.due():
+            started = self.schedule.text.clock()
+            self.draw_progress(run)
+            self.log.code(state.loss_log(run), language="text")
+            self.schedule.text.drew(started)
+        if all_charts or self.schedule.slow.due():
+            started = self.schedule.slow.clock()
+            self._chart(self.norms, "norms", live, figures.grad_norm_figure(
+                history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total))
+            snapshot = run.snapshot()
+            self._chart(self.weights, "weights", live, figures.weights_figure(snapshot.layers, epoch=run.epoch))
+            self._chart(self.gradients, "gradients", live, figures.gradients_figure(snapshot.layers, epoch=run.epoch))
+            self.schedule.slow.drew(started)
 
 
 def train_live(run: Trainer, live_view: LiveView) -> None:
@@ -135,7 +134,7 @@ def train_live(run: Trainer, live_view: LiveView) -> None:
     A click on Pause or Stop reruns the script: Streamlit raises inside the next st.* call,
     which only happens between epochs, so the history is never half-written.
     """
-    clock = FrameClock(max_fps=20 if view["live"] else 4)
+    clock = live_view.schedule.frame
     single_step = st.session_state.status == "step"
     st.session_state.status = "running"
     try:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core.config import FIELDS, Config, ConfigError, Limits, parse_config
-from core.frames import FrameClock
+from core.frames import FrameClock, LiveSchedule
 from core.trainer import Trainer, build_run
 
 
@@ -186,6 +186,26 @@ def test_frame_clock_throttles_to_max_fps_and_drawing_budget():
     assert not clock.due()
     now[0] = 0.05 + 0.15
     assert clock.due()
+
+
+def test_live_schedule_draws_the_loss_curve_most_often_and_text_and_matrices_less():
+    """Ten simulated seconds of 1 ms epochs, every due part drawn at no cost: how often each was due."""
+    now = [0.0]
+    schedule = LiveSchedule(live=True, clock=lambda: now[0])
+    drawn = {"frame": 0, "text": 0, "slow": 0}
+    for ms in range(10_000):
+        now[0] = ms / 1000
+        if schedule.frame.due():
+            for part in drawn:
+                clock = getattr(schedule, part)
+                if part == "frame" or clock.due():
+                    clock.drew(now[0])
+                    drawn[part] += 1
+    # Text and matrices are only drawn with a frame, so float rounding can push one to the next frame.
+    assert drawn["frame"] == 200  # 20 a second
+    assert 40 <= drawn["text"] <= 50  # 4-5 a second
+    assert 16 <= drawn["slow"] <= 20  # 1.6-2 a second
+    assert LiveSchedule(live=False).frame.min_interval == 0.25  # live drawing off: the counter, 4 a second
 
 
 def test_uploaded_data_sets_the_input_size_and_trains_like_torch():
