@@ -11,6 +11,7 @@ from core.frames import LiveSchedule
 from core.trainer import Snapshot, Trainer, seconds_per_epoch
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
+from pages.parts.flush import wait_until_sent
 from pages.parts.live_chart import live_chart
 from pages.parts.train_data import plain
 from pages.parts.train_files import checkpoint_uploader, download_buttons
@@ -236,6 +237,7 @@ if ready_to_start:
     live_view.progress.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
 if trainer is not None and st.session_state.status in ("running", "step") and not state.needs_reset(config, trainer):
     train_live(trainer, live_view)
+    wait_until_sent()  # the final frame, else the rerun may drop it (pages/parts/flush.py)
     st.rerun()  # redraw the controls for the new status
 elif trainer is not None:
     live_view.draw(trainer)
