@@ -62,8 +62,8 @@ def tensor_table(named_tensors: dict[str, torch.Tensor]) -> list[dict[str, objec
     return rows
 
 
-def set_torch_threads(environ: Mapping[str, str] = os.environ) -> int:
-    """Intra-op threads for every run in this process: 1, or MODULE_LAB_TORCH_THREADS.
+def torch_threads(environ: Mapping[str, str] = os.environ) -> int:
+    """Intra-op threads for training: 1, or MODULE_LAB_TORCH_THREADS.
 
     The server trains each session in its own thread, beside the browser drawing the charts
     on the same few cores. With torch's default of one thread per core, its parallel regions
@@ -71,7 +71,17 @@ def set_torch_threads(environ: Mapping[str, str] = os.environ) -> int:
     epochs took 28 s with live charts instead of 2.2 s with one thread.
     """
     text = environ.get("MODULE_LAB_TORCH_THREADS", "1").strip()
-    threads = int(text) if text.isdigit() and int(text) >= 1 else 1
-    if torch.get_num_threads() != threads:  # process-wide; app.py runs on every rerun
+    return int(text) if text.isdigit() and int(text) >= 1 else 1
+
+
+def set_torch_threads(environ: Mapping[str, str] = os.environ) -> int:
+    """Give the calling thread `torch_threads()` intra-op threads, and return that number.
+
+    The count belongs to the thread (torch's OpenMP keeps it per thread; only the main thread's
+    is inherited), and Streamlit runs every script run in a new thread: app.py calls this on
+    each run, and Trainer.step in whichever thread trains (a fragment rerun skips app.py).
+    """
+    threads = torch_threads(environ)
+    if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads

@@ -21,7 +21,7 @@ import torch
 from core.config import Config
 from core.data import make_data
 from core.history import History
-from core.device import resolve_device
+from core.device import resolve_device, torch_threads
 from core.model import build_model, linear_layers
 
 # torch.manual_seed sets one process-wide generator; sessions build runs in parallel threads.
@@ -80,6 +80,7 @@ class Trainer:
         self.config = config
         self.uploaded = data is not None  # else the lesson's synthetic data, drawn from config.data
         self.device = resolve_device(config.training.device)
+        self.threads = torch_threads()
         x, y, model = build_run(config, data)
         self.x, self.y, self.model = x.to(self.device), y.to(self.device), model.to(self.device)
         self.parameters = dict(self.model.named_parameters())
@@ -129,6 +130,8 @@ class Trainer:
     def step(self) -> EpochRecord:
         """One epoch of the lesson's loop: forward, loss, zero_grad, backward, update."""
         with self.lock:
+            if torch.get_num_threads() != self.threads:  # per thread: see core.device.set_torch_threads
+                torch.set_num_threads(self.threads)
             return self._step()
 
     def _step(self) -> EpochRecord:
