@@ -40,10 +40,25 @@ class LiveSchedule:
     - `text`: the epoch counter, progress bar and printout. Text that changes 20 times a second
       cannot be read, and each is one more element the browser renders per frame: 5 a second.
     - `slow`: weight and gradient matrices, gradient norms. They change slowly and cost the browser
-      the most: 2 a second, and within 2% of the server's time.
+      the most (~0.15 s a frame for the lesson's three, on two busy cores): 2 a second, within 2%
+      of the server's time, the first one interval after the start (the start view shows epoch 0).
     """
 
     def __init__(self, live: bool = True, clock: Callable[[], float] = time.perf_counter):
         self.frame = FrameClock(max_fps=20 if live else 4, clock=clock)
         self.text = FrameClock(max_fps=5, budget=0.05, clock=clock)
         self.slow = FrameClock(max_fps=2, budget=0.02, clock=clock)
+        self.slow.next_due += self.slow.min_interval
+        self.started = clock()
+
+    def slow_due(self, seconds_left: float) -> bool:
+        """The matrices' clock says so, and the run will not end before their next frame would be
+        due: the final frame draws them anyway, and the browser, busy drawing them, drew that
+        final frame up to 0.15 s late."""
+        return self.slow.due() and seconds_left > self.slow.min_interval
+
+    def seconds_left(self, epochs_done: int, epochs_left: int) -> float:
+        """At the pace of this run so far: `epochs_done` since the schedule started."""
+        if epochs_done <= 0:
+            return float("inf")
+        return epochs_left * (self.frame.clock() - self.started) / epochs_done

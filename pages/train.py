@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from core.codegen import r_training_script, training_script
 from core.config import ConfigError
@@ -66,78 +70,112 @@ def show_controls() -> None:
                    width="stretch", disabled=trainer is None, help="Discard this run and start from fresh weights.")
 
 
-class LiveView:
-    """Placeholders for everything that changes while training; `draw` fills them."""
+Frame = dict[str, Callable[[DeltaGenerator], object]]  # LiveView slot -> what to put in it, figures built
 
-    def __init__(self) -> None:
-        self.progress = st.empty()
-        self.counter = st.empty()
+
+def chart(name: str, live: bool, figure: go.Figure) -> Callable[[DeltaGenerator], object]:
+    """A live frame is drawn in place (pages/parts/live_chart.py); a paused or finished run's
+    charts are interactive st.plotly_charts."""
+    if live:
+        return lambda slot: live_chart(slot, figure, name)
+    return lambda slot: slot.plotly_chart(figure)
+
+
+def start_frame(start: Snapshot, total: int) -> Frame:
+    """Before the first epoch: the weights nn.Linear initialised, an empty loss curve.
+
+    Drawn in place like live frames, so the browser loads plotly.js after the controls are on
+    screen (an st.plotly_chart here held them back ~0.5 s), and before the click on Train."""
+    loss = figures.loss_figure([], [], log_scale=view["log_scale"], total_epochs=total)
+    weights = figures.weights_figure(start.layers, epoch=0)
+    return {"loss": lambda slot: live_chart(slot, loss, "loss", interactive=True),
+            "weights": lambda slot: live_chart(slot, weights, "weights", interactive=True),
+            "gradients": lambda slot: slot.caption("Gradients: every `weight.grad` and `bias.grad` is `None` "
+                                                   "until the first `loss.backward()`.")}
+
+
+def text_frame(run: Trainer) -> Frame:
+    """The progress bar and the epoch counter."""
+    total = run.config.training.epochs
+    last = f" · loss {run.history.losses[-1]:.6g}" if len(run.history) else ""
+    counter = f"**Epoch {run.epoch} / {total}**{last} · {st.session_state.status}"
+    return {"progress": lambda slot: slot.progress(min(run.epoch / total, 1.0)),
+            "counter": lambda slot: slot.markdown(counter)}
+
+
+def run_frame(run: Trainer, live: bool, text: bool = True, slow: bool = True) -> Frame:
+    """The loss curve first (the browser draws elements in the order they arrive); the counter and
+    printout with `text`; gradient norms, weights and gradients with `slow`."""
+    history, total = run.history, run.config.training.epochs
+    frame = {"loss": chart("loss", live, figures.loss_figure(
+        history.epochs, history.losses, log_scale=view["log_scale"], lr_changes=run.lr_changes,
+        diverged_at=run.diverged_at, total_epochs=total))}
+    if text:
+        log = state.loss_log(run)
+        frame |= text_frame(run) | {"log": lambda slot: slot.code(log, language="text")}
+    if slow:
+        snapshot = run.snapshot()
+        frame["norms"] = chart("norms", live, figures.grad_norm_figure(
+            history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total))
+        frame["weights"] = chart("weights", live, figures.weights_figure(snapshot.layers, epoch=run.epoch))
+        frame["gradients"] = chart("gradients", live, figures.gradients_figure(snapshot.layers, epoch=run.epoch))
+    return frame
+
+
+def first_frame(run: Trainer) -> Frame:
+    """A run's first frame, before its first epoch: from epoch 0 the start view again, which the
+    browser does not draw twice (pages/parts/live_chart.py); a resumed run, every chart live."""
+    if run.epoch == 0:
+        return text_frame(run) | start_frame(run.snapshot(), run.config.training.epochs)
+    return run_frame(run, live=True)
+
+
+class LiveView:
+    """Placeholders for everything that changes while training; each frame fills some of them."""
+
+    def __init__(self, first: Frame | None = None) -> None:
+        """`first` fills its slots as they are made. A click on Train reruns the page, and a chart
+        slot sent empty and filled only later collapsed in between (0.05-0.1 s, the matrices until
+        their first frame) while the page below jumped up."""
+        first = first or {}
+
+        def slot(parent, name: str) -> DeltaGenerator:
+            placeholder = parent.empty()
+            if name in first:
+                first[name](placeholder)
+            return placeholder
+
+        self.progress, self.counter = slot(st, "progress"), slot(st, "counter")
         left, right = st.columns(2)
-        self.loss, self.norms = left.empty(), right.empty()
-        self.weights = st.empty()
-        self.gradients = st.empty()
-        self.log = st.empty()
+        self.loss, self.norms = slot(left, "loss"), slot(right, "norms")
+        self.weights, self.gradients, self.log = slot(st, "weights"), slot(st, "gradients"), slot(st, "log")
         self.schedule = LiveSchedule(live=view["live"])
 
-    def draw_progress(self, run: Trainer) -> None:
-        total = run.config.training.epochs
-        self.progress.progress(min(run.epoch / total, 1.0))
-        last = f" · loss {run.history.losses[-1]:.6g}" if len(run.history) else ""
-        self.counter.markdown(f"**Epoch {run.epoch} / {total}**{last} · {st.session_state.status}")
+    def show(self, frame: Frame) -> None:
+        for name, draw in frame.items():
+            draw(getattr(self, name))
 
-    def draw_start(self, start: Snapshot, total: int) -> None:
-        """Before the first epoch: the weights nn.Linear initialised, an empty loss curve.
-
-        Drawn in place like live frames, so the browser loads plotly.js after the controls are on
-        screen (an st.plotly_chart here held them back ~0.5 s), and before the click on Train."""
-        live_chart(self.loss, figures.loss_figure([], [], log_scale=view["log_scale"], total_epochs=total), "loss",
-                   interactive=True)
-        live_chart(self.weights, figures.weights_figure(start.layers, epoch=0), "weights", interactive=True)
-        self.gradients.caption("Gradients: every `weight.grad` and `bias.grad` is `None` until the first "
-                               "`loss.backward()`.")
-
-    @staticmethod
-    def _chart(slot, name: str, live: bool, figure) -> None:
-        """A live frame is drawn in place (pages/parts/live_chart.py); a paused or finished run's
-        charts are interactive st.plotly_charts."""
-        if live:
-            live_chart(slot, figure, name)
-        else:
-            slot.plotly_chart(figure)
-
-    def draw(self, run: Trainer, live: bool = False, all_charts: bool = True) -> None:
-        """One frame: the loss curve, then the counter and printout and the other charts, each when
-        `all_charts` or its clock says it is due (core.frames.LiveSchedule).
-
-        The loss curve goes first: the browser draws the elements in the order they arrive."""
-        history, total = run.history, run.config.training.epochs
-        self._chart(self.loss, "loss", live, figures.loss_figure(
-            history.epochs, history.losses, log_scale=view["log_scale"], lr_changes=run.lr_changes,
-            diverged_at=run.diverged_at, total_epochs=total))
-        if all_charts or self.schedule.text.due():
-            started = self.schedule.text.clock()
-            self.draw_progress(run)
-            self.log.code(state.loss_log(run), language="text")
-            self.schedule.text.drew(started)
-        if all_charts or self.schedule.slow.due():
-            started = self.schedule.slow.clock()
-            self._chart(self.norms, "norms", live, figures.grad_norm_figure(
-                history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total))
-            snapshot = run.snapshot()
-            self._chart(self.weights, "weights", live, figures.weights_figure(snapshot.layers, epoch=run.epoch))
-            self._chart(self.gradients, "gradients", live, figures.gradients_figure(snapshot.layers, epoch=run.epoch))
+    def draw(self, run: Trainer, live: bool = False, all_charts: bool = True, seconds_left: float = 0.0) -> None:
+        """One frame: the loss curve, and the rest when `all_charts` or its clock says it is due
+        (core.frames.LiveSchedule, given the run's `seconds_left`)."""
+        text = all_charts or self.schedule.text.due()
+        slow = all_charts or self.schedule.slow_due(seconds_left)
+        started = self.schedule.slow.clock()
+        self.show(run_frame(run, live, text, slow))
+        if slow:  # the matrices' drawing budget; text costs too little to count
             self.schedule.slow.drew(started)
+        if text:
+            self.schedule.text.drew(self.schedule.text.clock())
 
 
-def train_live(run: Trainer, live_view: LiveView) -> None:
+def train_live(run: Trainer, live_view: LiveView, single_step: bool) -> None:
     """Step epochs until done or interrupted, drawing a frame only when one is due.
 
     A click on Pause or Stop reruns the script: Streamlit raises inside the next st.* call,
     which only happens between epochs, so the history is never half-written.
     """
-    clock = live_view.schedule.frame
-    single_step = st.session_state.status == "step"
-    st.session_state.status = "running"
+    schedule = live_view.schedule
+    clock, first_epoch, total = schedule.frame, run.epoch, run.config.training.epochs
     try:
         while not run.done:
             run.step()
@@ -146,9 +184,10 @@ def train_live(run: Trainer, live_view: LiveView) -> None:
             if clock.due():
                 started = clock.clock()
                 if view["live"]:
-                    live_view.draw(run, live=True, all_charts=False)
+                    left = schedule.seconds_left(run.epoch - first_epoch, total - run.epoch)
+                    live_view.draw(run, live=True, all_charts=False, seconds_left=left)
                 else:
-                    live_view.draw_progress(run)
+                    live_view.show(text_frame(run))
                 clock.drew(started)
     except RuntimeError as error:  # CUDA out of memory, a lost device: keep what was trained
         state.on_failure(error, run)
@@ -230,13 +269,17 @@ for warning in state.warnings(config, trainer):
     st.warning(warning)
 show_controls()
 ready_to_start = trainer is None and config is not None  # invalid settings: the error above says what to fix
-live_view = LiveView()
+training = trainer is not None and st.session_state.status in ("running", "step") and not state.needs_reset(config, trainer)
+if training:
+    single_step = st.session_state.status == "step"
+    st.session_state.status = "running"
+live_view = LiveView(first_frame(trainer) if training else None)
 if ready_to_start:
     # In the progress bar's slot: when the run starts, every chart below keeps its place on the page,
     # so the browser updates the start view's plots in place instead of building new ones.
     live_view.progress.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
-if trainer is not None and st.session_state.status in ("running", "step") and not state.needs_reset(config, trainer):
-    train_live(trainer, live_view)
+if training:
+    train_live(trainer, live_view, single_step)
     wait_until_sent()  # the final frame, else the rerun may drop it (pages/parts/flush.py)
     st.rerun()  # redraw the controls for the new status
 elif trainer is not None:
@@ -248,4 +291,4 @@ show_code()
 show_files()
 if ready_to_start:
     # Last: nothing above waits for building the start view's Trainer and figures.
-    live_view.draw_start(state.initial_weights(config, setup.dataset), config.training.epochs)
+    live_view.show(start_frame(state.initial_weights(config, setup.dataset), config.training.epochs))

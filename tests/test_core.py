@@ -194,20 +194,30 @@ def test_live_schedule_draws_the_loss_curve_most_often_and_text_and_matrices_les
     """Ten simulated seconds of 1 ms epochs, every due part drawn at no cost: how often each was due."""
     now = [0.0]
     schedule = LiveSchedule(live=True, clock=lambda: now[0])
-    drawn = {"frame": 0, "text": 0, "slow": 0}
+    drawn = {"frame": [], "text": [], "slow": []}
     for ms in range(10_000):
         now[0] = ms / 1000
         if schedule.frame.due():
-            for part in drawn:
+            for part, times in drawn.items():
                 clock = getattr(schedule, part)
-                if part == "frame" or clock.due():
+                if part == "frame" or (schedule.slow_due(float("inf")) if part == "slow" else clock.due()):
                     clock.drew(now[0])
-                    drawn[part] += 1
+                    times.append(now[0])
     # Text and matrices are only drawn with a frame, so float rounding can push one to the next frame.
-    assert drawn["frame"] == 200  # 20 a second
-    assert 40 <= drawn["text"] <= 50  # 4-5 a second
-    assert 16 <= drawn["slow"] <= 20  # 1.6-2 a second
+    assert len(drawn["frame"]) == 200 and drawn["frame"][0] == 0.0  # 20 a second, from the first epoch
+    assert 40 <= len(drawn["text"]) <= 50 and drawn["text"][0] == 0.0  # 4-5 a second
+    assert 16 <= len(drawn["slow"]) <= 19 and drawn["slow"][0] >= 0.5  # 2 a second, after the start view
     assert LiveSchedule(live=False).frame.min_interval == 0.25  # live drawing off: the counter, 4 a second
+
+
+def test_live_schedule_leaves_the_matrices_to_the_final_frame_when_the_run_ends_first():
+    now = [0.0]
+    schedule = LiveSchedule(clock=lambda: now[0])
+    now[0] = 0.6  # due, and 0.6 s in; 3,000 of 5,000 epochs done
+    assert schedule.seconds_left(epochs_done=3000, epochs_left=2000) == pytest.approx(0.4)
+    assert not schedule.slow_due(seconds_left=0.4)  # the final frame comes before the next would
+    assert schedule.slow_due(seconds_left=0.6)
+    assert schedule.seconds_left(epochs_done=0, epochs_left=2000) == float("inf")
 
 
 def test_uploaded_data_sets_the_input_size_and_trains_like_torch():

@@ -48,6 +48,9 @@ async function draw(host, frame) {
     return console.error("Module Lab: plotly.js did not load", error);
   }
   if (plot.frame !== frame.frame) return;  // a newer frame came while plotly.js loaded
+  const shows = `${frame.interactive} ${frame.figure}`;
+  if (plot.shows === shows) return;  // the same figure again (a run's first frame is the start view)
+  plot.shows = shows;
   const { data: traces, layout } = JSON.parse(frame.figure);
   layout.template = THEME;
   if (layout.title) layout.title.text = `<b>${layout.title.text ?? ""}</b>`;  // as Streamlit's theme does
