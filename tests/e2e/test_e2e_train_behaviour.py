@@ -178,3 +178,26 @@ def test_deep_link_on_a_fresh_server(fresh_server, new_app):
             expect(tab.page.get_by_test_id("stSidebarNavLink")).to_contain_text(["Home", "Layers", "Models", "Train"])
         finally:
             tab.page.close()  # before the server stops: its tab would log the lost connection
+
+
+def test_a_figure_the_plot_already_shows_is_not_drawn_again(page):
+    """pages/parts/live_chart.py's code with a stand-in plotly.js: a run's first frame from epoch 0 is
+    the start view again, and the browser skips it (the weights alone are ~30 ms of plotly work)."""
+    from pages.parts.live_chart import _JS
+
+    page.set_content("<div id='host'></div>")
+    page.evaluate("""async (code) => {
+      window.drawn = [];
+      window.Plotly = {react: (div, traces, layout, config) => window.drawn.push([layout.title.text, config.staticPlot])};
+      const chart = await import("data:text/javascript;charset=utf-8," + encodeURIComponent(code));
+      let frame = 0;
+      window.show = (title, interactive) => chart.default({parentElement: document.getElementById("host"), data: {
+        name: "loss", frame: ++frame, interactive, plotly: "unused", figure: JSON.stringify({data: [], layout: {title: {text: title}}})}});
+    }""", _JS)
+    for title, interactive in [("Loss", True), ("Loss", True), ("Loss", False), ("Loss (epoch 1: 3.2)", False),
+                               ("Loss (epoch 1: 3.2)", False)]:
+        page.evaluate("([title, interactive]) => show(title, interactive)", [title, interactive])
+    page.wait_for_function("window.drawn.length >= 3")
+    page.wait_for_timeout(100)  # nothing more comes
+    assert page.evaluate("window.drawn") == [["<b>Loss</b>", False], ["<b>Loss</b>", True],
+                                             ["<b>Loss (epoch 1: 3.2)</b>", True]]
