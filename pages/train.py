@@ -15,7 +15,7 @@ from core.frames import LiveSchedule
 from core.trainer import Snapshot, Trainer, seconds_per_epoch
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
-from pages.parts.flush import wait_until_sent
+from pages.parts.flush import before_rerun
 from pages.parts.live_chart import live_chart
 from pages.parts.train_data import plain
 from pages.parts.train_files import checkpoint_uploader, download_buttons
@@ -280,7 +280,7 @@ if ready_to_start:
     live_view.progress.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
 if training:
     train_live(trainer, live_view, single_step)
-    wait_until_sent()  # the final frame, else the rerun may drop it (pages/parts/flush.py)
+    before_rerun()  # the final frame sent and drawn first (pages/parts/flush.py)
     st.rerun()  # redraw the controls for the new status
 elif trainer is not None:
     live_view.draw(trainer)
