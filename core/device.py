@@ -75,13 +75,20 @@ def torch_threads(environ: Mapping[str, str] = os.environ) -> int:
 
 
 def set_torch_threads(environ: Mapping[str, str] = os.environ) -> int:
-    """Give the calling thread `torch_threads()` intra-op threads, and return that number.
-
-    The count belongs to the thread (torch's OpenMP keeps it per thread; only the main thread's
-    is inherited), and Streamlit runs every script run in a new thread: app.py calls this on
-    each run, and Trainer.step in whichever thread trains (a fragment rerun skips app.py).
-    """
+    """Give the calling thread `torch_threads()` intra-op threads, and return that number."""
     threads = torch_threads(environ)
+    use_torch_threads(threads)
+    return threads
+
+
+def use_torch_threads(threads: int) -> None:
+    """Make the calling thread train on `threads` intra-op threads.
+
+    Call it in the thread that trains. Streamlit runs every script run in a new thread, and torch
+    applies the process's count to a new thread only once that thread asks for it; measured: a
+    thread that had not, and trained, started a second OpenMP thread on its first epoch, which
+    spun against the browser. app.py calls set_torch_threads on each run; Trainer.step calls this
+    (a fragment rerun skips app.py). The check costs ~30 ns.
+    """
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
-    return threads

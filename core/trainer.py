@@ -21,7 +21,7 @@ import torch
 from core.config import Config
 from core.data import make_data
 from core.history import History
-from core.device import resolve_device, torch_threads
+from core.device import resolve_device, torch_threads, use_torch_threads
 from core.model import build_model, linear_layers
 
 # torch.manual_seed sets one process-wide generator; sessions build runs in parallel threads.
@@ -130,8 +130,7 @@ class Trainer:
     def step(self) -> EpochRecord:
         """One epoch of the lesson's loop: forward, loss, zero_grad, backward, update."""
         with self.lock:
-            if torch.get_num_threads() != self.threads:  # per thread: see core.device.set_torch_threads
-                torch.set_num_threads(self.threads)
+            use_torch_threads(self.threads)  # in whichever thread trains
             return self._step()
 
     def _step(self) -> EpochRecord:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -21,6 +21,9 @@ from pages.parts.train_data import plain
 from pages.parts.train_files import checkpoint_uploader, download_buttons
 from pages.parts.train_widgets import config_sidebar
 from viz import figures
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 st.title("Train")
 st.caption(

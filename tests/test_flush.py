@@ -9,7 +9,7 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
 
-from pages.parts.flush import browser_queue, wait_until_sent
+from pages.parts.flush import FINAL_FRAME_HEAD_START, before_rerun, browser_queue, wait_until_sent
 
 
 def queue_with_a_message() -> ForwardMsgQueue:
@@ -28,6 +28,14 @@ def test_waits_until_another_thread_sends_the_queued_messages():
     sender.start()
     assert wait_until_sent(queue, timeout=2.0)
     assert 0.04 <= time.monotonic() - started < 1.0 and queue.is_empty()
+
+
+def test_before_a_rerun_the_browser_gets_the_final_frame_and_then_a_head_start_to_draw_it():
+    queue = queue_with_a_message()
+    threading.Timer(0.05, queue.flush).start()
+    started = time.monotonic()
+    before_rerun(queue)
+    assert queue.is_empty() and time.monotonic() - started >= 0.05 + FINAL_FRAME_HEAD_START
 
 
 def test_a_queue_nobody_sends_costs_only_the_timeout():

@@ -280,3 +280,28 @@ def test_cpu_vs_cuda_panel_only_where_cuda_exists(train, monkeypatch):
     assert not train.radio(key="device").disabled
     train.button(key="btn_time_devices").click().run()
     assert any("**CPU** is 2.5× faster" in m.value for m in train.markdown)
+
+
+def test_the_click_on_train_fills_each_chart_slot_as_it_is_made(train):
+    """An empty slot filled only later let the chart vanish and the page below jump. Filled right after
+    it is made, Streamlit's queue replaces the empty with the chart before anything is sent."""
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    elements = []
+
+    def note(message):
+        if message.HasField("delta") and message.delta.WhichOneof("type") == "new_element":
+            elements.append((tuple(message.metadata.delta_path), message.delta.new_element.WhichOneof("type")))
+
+    ForwardMsgQueue.on_before_enqueue_msg(note)
+    try:
+        set_epochs(train, 30)
+        charts_before = {path for path, kind in elements if kind == "bidi_component"}  # the start view
+        elements.clear()
+        train.button(key="btn_train").click().run()
+    finally:
+        ForwardMsgQueue.on_before_enqueue_msg(None)
+    assert not train.exception and len(charts_before) == 2  # the loss curve and the weights
+    for path in charts_before:
+        made = elements.index((path, "empty"))
+        assert elements[made + 1] == (path, "bidi_component"), elements[made:made + 3]

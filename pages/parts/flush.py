@@ -8,7 +8,8 @@
 2. Sent is not drawn: the browser applies deltas as they come, and the rerun's, close behind, were
    applied first, so the final frame's chart waited for them or was never mounted at all (live
    drawing off, click to last frame: 3 runs in 24 took 0.9-1.3 s instead of 0.3-0.7 s). A head
-   start of 0.1 s, which nobody sees, made that 0 in 24; medians 0.53 -> 0.27 s (200 epochs), 0.69 -> 0.67 s (5,000).
+   start of 0.1 s, which nobody sees, made that 0 in 24; medians 0.53 -> 0.27 s (200 epochs),
+   0.69 -> 0.67 s (5,000).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def wait_until_sent(queue: ForwardMsgQueue | None = None, timeout: float = 0.25,
     return True
 
 
-def before_rerun() -> None:
+def before_rerun(queue: ForwardMsgQueue | None = None) -> None:
     """Call between a run's final frame and `st.rerun()`: the frame sent, then a head start to draw it."""
-    wait_until_sent()
+    wait_until_sent(queue)
     time.sleep(FINAL_FRAME_HEAD_START)
