@@ -32,7 +32,7 @@ st.caption(
     "watch every layer's weights and gradients change, epoch by epoch."
 )
 
-state.init()
+claim = state.init()  # this script run now owns the session's run (train_state.RunOwner)
 setup = config_sidebar()
 config, view = setup.config, setup.view
 state.sync_run(config)
@@ -97,16 +97,16 @@ def start_frame(start: Snapshot, total: int) -> Frame:
                                                    "until the first `loss.backward()`.")}
 
 
-def text_frame(run: Trainer) -> Frame:
-    """The progress bar and the epoch counter."""
+def text_frame(run: Trainer, status: str | None = None) -> Frame:
+    """The progress bar and the epoch counter; `status` when it is not yet in the session state."""
     total = run.config.training.epochs
     last = f" · loss {run.history.losses[-1]:.6g}" if len(run.history) else ""
-    counter = f"**Epoch {run.epoch} / {total}**{last} · {st.session_state.status}"
+    counter = f"**Epoch {run.epoch} / {total}**{last} · {status or st.session_state.status}"
     return {"progress": lambda slot: slot.progress(min(run.epoch / total, 1.0)),
             "counter": lambda slot: slot.markdown(counter)}
 
 
-def run_frame(run: Trainer, live: bool, text: bool = True, slow: bool = True) -> Frame:
+def run_frame(run: Trainer, live: bool, text: bool = True, slow: bool = True, status: str | None = None) -> Frame:
     """The loss curve first (the browser draws elements in the order they arrive); the counter and
     printout with `text`; gradient norms, weights and gradients with `slow`."""
     history, total = run.history, run.config.training.epochs
@@ -115,7 +115,7 @@ def run_frame(run: Trainer, live: bool, text: bool = True, slow: bool = True) ->
         diverged_at=run.diverged_at, total_epochs=total))}
     if text:
         log = state.loss_log(run)
-        frame |= text_frame(run) | {"log": lambda slot: slot.code(log, language="text")}
+        frame |= text_frame(run, status) | {"log": lambda slot: slot.code(log, language="text")}
     if slow:
         snapshot = run.snapshot()
         frame["norms"] = chart("norms", live, figures.grad_norm_figure(
@@ -158,30 +158,35 @@ class LiveView:
         for name, draw in frame.items():
             draw(getattr(self, name))
 
-    def draw(self, run: Trainer, live: bool = False, all_charts: bool = True, seconds_left: float = 0.0) -> None:
+    def draw(self, run: Trainer, live: bool = False, all_charts: bool = True, seconds_left: float = 0.0,
+             status: str | None = None) -> None:
         """One frame: the loss curve, and the rest when `all_charts` or its clock says it is due
         (core.frames.LiveSchedule, given the run's `seconds_left`)."""
         text = all_charts or self.schedule.text.due()
         slow = all_charts or self.schedule.slow_due(seconds_left)
         started = self.schedule.slow.clock()
-        self.show(run_frame(run, live, text, slow))
+        self.show(run_frame(run, live, text, slow, status))
         if slow:  # the matrices' drawing budget; text costs too little to count
             self.schedule.slow.drew(started)
         if text:
             self.schedule.text.drew(self.schedule.text.clock())
 
 
-def train_live(run: Trainer, live_view: LiveView, single_step: bool) -> None:
+def train_live(run: Trainer, live_view: LiveView, single_step: bool) -> bool:
     """Step epochs until done or interrupted, drawing a frame only when one is due.
 
-    A click on Pause or Stop reruns the script: Streamlit raises inside the next st.* call,
-    which only happens between epochs, so the history is never half-written.
+    A click on Pause or Stop reruns the script. Streamlit stops this run inside its next st.* call
+    (between epochs, so the history is never half-written), and a newer script run's claim stops it
+    before its next epoch (runner.fastReruns runs both at once). The final status is left to the
+    next script run (train_state.RunOwner). Returns False when a newer run took over: then this one
+    has drawn and left nothing since.
     """
-    schedule = live_view.schedule
+    schedule, owner = live_view.schedule, state.run_owner()
     clock, first_epoch, total = schedule.frame, run.epoch, run.config.training.epochs
     try:
         while not run.done:
-            run.step()
+            if not owner.step(run, claim):
+                return False
             if single_step:
                 break
             if clock.due():
@@ -193,11 +198,13 @@ def train_live(run: Trainer, live_view: LiveView, single_step: bool) -> None:
                     live_view.show(text_frame(run))
                 clock.drew(started)
     except RuntimeError as error:  # CUDA out of memory, a lost device: keep what was trained
-        state.on_failure(error, run)
-        return
-    st.session_state.status = state.status_after(run, single_step)
+        return owner.finish(claim, **state.failure(error, run))
+    status = state.status_after(run, single_step)
+    if not owner.finish(claim, status=status):
+        return False
     # The last epoch, every chart, drawn in place at once; the rerun that follows makes them interactive.
-    live_view.draw(run, live=True)
+    live_view.draw(run, live=True, status=status)
+    return True
 
 
 def show_outcome(run: Trainer) -> None:
@@ -282,7 +289,8 @@ if ready_to_start:
     # so the browser updates the start view's plots in place instead of building new ones.
     live_view.progress.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
 if training:
-    train_live(trainer, live_view, single_step)
+    if not train_live(trainer, live_view, single_step):
+        st.stop()  # a newer script run owns the session's run and draws the page
     before_rerun()  # the final frame sent and drawn first (pages/parts/flush.py)
     st.rerun()  # redraw the controls for the new status
 elif trainer is not None:

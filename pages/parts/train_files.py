@@ -11,6 +11,7 @@ from core.config import Config, Limits
 from core.device import cuda_unavailable_reason
 from core.trainer import Trainer
 from pages.parts.train_data import plain
+from pages.parts.train_state import claims_the_run
 from pages.parts.train_widgets import widget_value
 
 
@@ -40,6 +41,7 @@ def checkpoint_uploader(caps: Limits) -> None:
         (st.error if message[0] == "error" else st.success)(message[1])
 
 
+@claims_the_run  # replaces the session's run, so no older script run may step it on
 def _load(caps: Limits) -> None:
     upload = st.session_state.checkpoint_file
     if upload is None:

@@ -5,6 +5,10 @@ status: "idle" (no run) -> "running" | "step" -> "paused" | "stopped" | "finishe
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from functools import wraps
+
 import streamlit as st
 
 from core.config import Config
@@ -19,10 +23,74 @@ SYNTHETIC_DATA_FIELDS = ("n_samples", "noise_std", "coefficients")  # unused by 
 
 
 
-def init() -> None:
-    """Per browser session: no run yet."""
+class RunOwner:
+    """Which script run of this session may step its Trainer, and what the last run that trained left.
+
+    With `runner.fastReruns` (forced on Streamlit Community Cloud) a click starts a new script run at
+    once, while the interrupted one goes on in its own thread until its next st.* call, stepping the
+    same Trainer meanwhile: a Pause at epoch 5315 then showed 5318 after one Step. So every script run
+    of the page, and every transport callback, claims the run first; the training loop steps only
+    while its claim is the newest, with the check and the step under one lock, so a claim waits for
+    an epoch in progress and the new run draws the model as it is.
+
+    The loop never writes session state: Streamlit runs callbacks holding the session state's lock,
+    and a loop that held this lock while waiting for that one would deadlock with a callback that
+    claims. It leaves its outcome here instead, which the next script run applies unless a callback
+    claimed the run first (a click decides what happens next).
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.newest = 0
+        self.outcome: dict[str, object] = {}  # session state values the last training run left
+
+    def claim(self) -> dict[str, object]:
+        """Become the newest claim; returns the outcome a finished training run left (and drops it)."""
+        with self.lock:
+            self.newest += 1
+            outcome, self.outcome = self.outcome, {}
+            return outcome
+
+    def step(self, trainer: Trainer, claim: int) -> bool:
+        """One epoch if `claim` is still the newest; False (nothing stepped) once a newer run began."""
+        with self.lock:
+            if claim != self.newest:
+                return False
+            trainer.step()
+            return True
+
+    def finish(self, claim: int, **outcome: object) -> bool:
+        """Leave the outcome for the next script run, if no newer run began; True if it was left."""
+        with self.lock:
+            if claim != self.newest:
+                return False
+            self.outcome = outcome
+            return True
+
+
+def run_owner() -> RunOwner:
+    return st.session_state.setdefault("run_owner", RunOwner())
+
+
+def claims_the_run(callback: Callable[..., None]) -> Callable[..., None]:
+    """A transport callback: it runs in the new script run, possibly beside the old one, so it claims first."""
+
+    @wraps(callback)
+    def claimed(*args, **kwargs) -> None:
+        run_owner().claim()  # what the old run left is overruled by the click
+        callback(*args, **kwargs)
+
+    return claimed
+
+
+def init() -> int:
+    """Per browser session: no run yet. Per script run: claim the run, apply what the last training
+    run left (its final status), and return the claim."""
     st.session_state.setdefault("status", "idle")
     st.session_state.setdefault("trainer", None)
+    owner = run_owner()
+    st.session_state.update(owner.claim())
+    return owner.newest
 
 
 def changed_fields(config: Config, trainer: Trainer) -> list[str]:
@@ -78,24 +146,29 @@ def _start(config: Config | None, dataset: Dataset | None, status: str) -> None:
     st.session_state.status = status
 
 
+@claims_the_run
 def on_train(config: Config | None, dataset: Dataset | None) -> None:
     _start(config, dataset, "running")
 
 
+@claims_the_run
 def on_step(config: Config | None, dataset: Dataset | None) -> None:
     _start(config, dataset, "step")
 
 
+@claims_the_run
 def on_pause() -> None:
     if st.session_state.status == "running":
         # The click may land on the frame of the last epoch: then the run is simply over.
         st.session_state.status = "finished" if st.session_state.trainer.done else "paused"
 
 
+@claims_the_run
 def on_stop() -> None:
     st.session_state.status = "stopped"
 
 
+@claims_the_run
 def on_reset() -> None:
     st.session_state.trainer = None
     st.session_state.run_data_key = None
@@ -112,17 +185,17 @@ def status_after(trainer: Trainer, single_step: bool) -> str:
     return "paused" if single_step else "running"
 
 
-def on_failure(error: RuntimeError, trainer: Trainer) -> None:
+def failure(error: RuntimeError, trainer: Trainer) -> dict[str, object]:
     """Training raised (CUDA out of memory, a lost device): stop, keep the history, say what happened."""
-    st.session_state.status = "failed"
     where = "on CUDA " if trainer.device.type == "cuda" else ""
-    st.session_state.offer_cpu = bool(where)
-    st.session_state.run_error = (
+    message = (
         f"Training failed {where}at epoch {trainer.epoch + 1}: {error}. Everything up to epoch {trainer.epoch} "
         "is kept on screen." + (" Switch to CPU to go on training." if where else "")
     )
+    return {"status": "failed", "run_error": message, "offer_cpu": bool(where)}
 
 
+@claims_the_run
 def use_cpu() -> None:
     st.session_state.device = "cpu"
     on_reset()
