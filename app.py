@@ -3,17 +3,22 @@
     streamlit run app.py
 """
 
+import sys
+
 import streamlit as st
 
-from core.device import set_torch_threads
+from pages.parts.site import navigation
+
+page = navigation()  # first: the real pages and title are on screen while torch loads
+if "torch" not in sys.modules:  # the first visit after the server started
+    loading = st.empty()
+    loading.info("Loading PyTorch: the first visit after the app starts takes a few seconds…",
+                 icon=":material/hourglass_top:")
+    import torch  # noqa: F401
+
+    loading.empty()
+
+from core.device import set_torch_threads  # noqa: E402  (after the navigation, see above)
 
 set_torch_threads()
-st.set_page_config(page_title="Module Lab", page_icon="🧪", layout="wide")
-
-pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/layers.py", title="Layers", icon=":material/linear_scale:", url_path="layers"),
-    st.Page("pages/models.py", title="Models", icon=":material/stacks:", url_path="models"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-]
-st.navigation(pages).run()
+page.run()

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-import pages.parts  # noqa: F401  (first-run fix, see pages/parts/__init__.py)
+import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__.py)
 from core.config import Config, ConfigError, parse_config
+from pages.parts.site import LESSON_PAGES
 from viz.lesson import network_figure
-
-PAGES = (
-    ("pages/layers.py", "1 · Layers", ":material/linear_scale:",
-     "One `nn.Linear`: its weight and bias, a forward pass and its `grad_fn` graph, and `backward()` with an "
-     "upstream gradient, checked by hand."),
-    ("pages/models.py", "2 · Models", ":material/stacks:",
-     "An `nn.Sequential` of your layers: `print(model)`, `named_parameters()`, `model[0]`, every layer's "
-     "gradients, and moving it to a device."),
-    ("pages/train.py", "3 · Train", ":material/model_training:",
-     "The lesson's training loop on its data, live: the loss, every weight and gradient, epoch by epoch."),
-)
-
 
 def train_config() -> tuple[Config, str]:
     """The config the Train page's widgets hold now, or the defaults, with a sentence saying which."""
@@ -32,10 +21,10 @@ def train_config() -> tuple[Config, str]:
 
 
 def page_cards() -> None:
-    for column, (path, label, icon, summary) in zip(st.columns(len(PAGES)), PAGES):
+    for number, (column, page) in enumerate(zip(st.columns(len(LESSON_PAGES)), LESSON_PAGES), start=1):
         with column.container(border=True):
-            st.page_link(path, label=label, icon=icon)
-            st.markdown(summary)
+            st.page_link(page.path, label=f"{number} · {page.title}", icon=page.icon)
+            st.markdown(page.card)
 
 
 def network_picture() -> None:

@@ -7,6 +7,8 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
+import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__.py)
+
 from core import lesson
 from core.codegen import linear_code
 from pages.parts.code_panel import checked, code_panel, keep_values, show_tensor, step_columns, upstream_picker

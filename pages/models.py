@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__.py)
+
 from core import lesson
 from core.codegen import sequential_code
 from core.device import cuda_unavailable_reason

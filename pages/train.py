@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__.py)
+
 from core.codegen import r_training_script, training_script
 from core.config import ConfigError
 from core.device import cuda_unavailable_reason
