@@ -1,5 +1,6 @@
-"""Bytes of chart data in one live frame: the four figures the Train page draws, as the JSON that
-st.plotly_chart sends (plotly.io.to_json(fig, validate=False)), built with viz.figures."""
+"""Bytes of chart data in one live frame: every figure the Train page's live view draws
+(pages/parts/live_view.py live_figures), as the JSON that st.plotly_chart sends
+(plotly.io.to_json(fig, validate=False))."""
 
 from __future__ import annotations
 
@@ -8,18 +9,7 @@ import plotly.io as pio
 
 from core.config import Config
 from core.trainer import Trainer
-from viz import figures
-
-
-def live_figures(trainer: Trainer) -> list:
-    """The loss, gradient-norm, weights and gradients figures, as pages/train.py's LiveView.draw builds them."""
-    history, total, snapshot = trainer.history, trainer.config.training.epochs, trainer.snapshot()
-    return [
-        figures.loss_figure(history.epochs, history.losses, lr_changes=trainer.lr_changes, total_epochs=total),
-        figures.grad_norm_figure(history.epochs, history.grad_norms, epoch=trainer.epoch, total_epochs=total),
-        figures.weights_figure(snapshot.layers, epoch=trainer.epoch),
-        figures.gradients_figure(snapshot.layers, epoch=trainer.epoch),
-    ]
+from pages.parts.live_view import live_figures
 
 
 def frame_bytes(config: Config, trained_epochs: int | None = None) -> int:
@@ -36,4 +26,4 @@ def frame_bytes(config: Config, trained_epochs: int | None = None) -> int:
     names = trainer.history.parameter_names
     while trainer.epoch < config.training.epochs:
         trainer.history.append(float(rng.lognormal(3)), trainer.learning_rate, rng.lognormal(size=len(names)).tolist())
-    return sum(len(pio.to_json(figure, validate=False)) for figure in live_figures(trainer))
+    return sum(len(pio.to_json(figure, validate=False)) for figure in live_figures(trainer).values())

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__.py)
 
 from core.codegen import r_training_script, training_script
 from core.config import ConfigError
 from core.device import cuda_unavailable_reason
-from core.frames import LiveSchedule
-from core.trainer import Snapshot, Trainer, seconds_per_epoch
+from core.trainer import Trainer, seconds_per_epoch
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
 from pages.parts.flush import before_rerun
-from pages.parts.live_chart import live_chart
+from pages.parts.live_view import LiveView, first_frame, start_frame, train_live
 from pages.parts.train_data import plain
 from pages.parts.train_files import checkpoint_uploader, download_buttons
 from pages.parts.train_widgets import config_sidebar
 from viz import figures
-
-if TYPE_CHECKING:
-    import plotly.graph_objects as go
 
 st.title("Train")
 st.caption(
@@ -73,140 +65,6 @@ def show_controls() -> None:
                    disabled=status not in ("running", "paused"), help="End the run; everything stays on screen.")
     cols[4].button("Reset", key="btn_reset", icon=":material/restart_alt:", on_click=state.on_reset,
                    width="stretch", disabled=trainer is None, help="Discard this run and start from fresh weights.")
-
-
-Frame = dict[str, Callable[[DeltaGenerator], object]]  # LiveView slot -> what to put in it, figures built
-
-
-def chart(name: str, live: bool, figure: go.Figure) -> Callable[[DeltaGenerator], object]:
-    """A live frame is drawn in place (pages/parts/live_chart.py); a paused or finished run's
-    charts are interactive st.plotly_charts."""
-    if live:
-        return lambda slot: live_chart(slot, figure, name)
-    return lambda slot: slot.plotly_chart(figure)
-
-
-def start_frame(start: Snapshot, total: int) -> Frame:
-    """Before the first epoch: the weights nn.Linear initialised, an empty loss curve.
-
-    Drawn in place like live frames, so the browser loads plotly.js after the controls are on
-    screen (an st.plotly_chart here held them back ~0.5 s), and before the click on Train."""
-    loss = figures.loss_figure([], [], log_scale=view["log_scale"], total_epochs=total)
-    weights = figures.weights_figure(start.layers, epoch=0)
-    return {"loss": lambda slot: live_chart(slot, loss, "loss", interactive=True),
-            "weights": lambda slot: live_chart(slot, weights, "weights", interactive=True),
-            "gradients": lambda slot: slot.caption("Gradients: every `weight.grad` and `bias.grad` is `None` "
-                                                   "until the first `loss.backward()`.")}
-
-
-def text_frame(run: Trainer, status: str | None = None) -> Frame:
-    """The progress bar and the epoch counter; `status` when it is not yet in the session state."""
-    total = run.config.training.epochs
-    last = f" · loss {run.history.losses[-1]:.6g}" if len(run.history) else ""
-    counter = f"**Epoch {run.epoch} / {total}**{last} · {status or st.session_state.status}"
-    return {"progress": lambda slot: slot.progress(min(run.epoch / total, 1.0)),
-            "counter": lambda slot: slot.markdown(counter)}
-
-
-def run_frame(run: Trainer, live: bool, text: bool = True, slow: bool = True, status: str | None = None) -> Frame:
-    """The loss curve first (the browser draws elements in the order they arrive); the counter and
-    printout with `text`; gradient norms, weights and gradients with `slow`."""
-    history, total = run.history, run.config.training.epochs
-    frame = {"loss": chart("loss", live, figures.loss_figure(
-        history.epochs, history.losses, log_scale=view["log_scale"], lr_changes=run.lr_changes,
-        diverged_at=run.diverged_at, total_epochs=total))}
-    if text:
-        log = state.loss_log(run)
-        frame |= text_frame(run, status) | {"log": lambda slot: slot.code(log, language="text")}
-    if slow:
-        snapshot = run.snapshot()
-        frame["norms"] = chart("norms", live, figures.grad_norm_figure(
-            history.epochs, history.grad_norms, epoch=run.epoch, total_epochs=total))
-        frame["weights"] = chart("weights", live, figures.weights_figure(snapshot.layers, epoch=run.epoch))
-        frame["gradients"] = chart("gradients", live, figures.gradients_figure(snapshot.layers, epoch=run.epoch))
-    return frame
-
-
-def first_frame(run: Trainer) -> Frame:
-    """A run's first frame, before its first epoch: from epoch 0 the start view again, which the
-    browser does not draw twice (pages/parts/live_chart.py); a resumed run, every chart live."""
-    if run.epoch == 0:
-        return text_frame(run) | start_frame(run.snapshot(), run.config.training.epochs)
-    return run_frame(run, live=True)
-
-
-class LiveView:
-    """Placeholders for everything that changes while training; each frame fills some of them."""
-
-    def __init__(self, first: Frame | None = None) -> None:
-        """`first` fills its slots as they are made. A click on Train reruns the page, and a chart
-        slot sent empty and filled only later collapsed in between (0.05-0.1 s, the matrices until
-        their first frame) while the page below jumped up."""
-        first = first or {}
-
-        def slot(parent, name: str) -> DeltaGenerator:
-            placeholder = parent.empty()
-            if name in first:
-                first[name](placeholder)
-            return placeholder
-
-        self.progress, self.counter = slot(st, "progress"), slot(st, "counter")
-        left, right = st.columns(2)
-        self.loss, self.norms = slot(left, "loss"), slot(right, "norms")
-        self.weights, self.gradients, self.log = slot(st, "weights"), slot(st, "gradients"), slot(st, "log")
-        self.schedule = LiveSchedule(live=view["live"])
-
-    def show(self, frame: Frame) -> None:
-        for name, draw in frame.items():
-            draw(getattr(self, name))
-
-    def draw(self, run: Trainer, live: bool = False, all_charts: bool = True, seconds_left: float = 0.0,
-             status: str | None = None) -> None:
-        """One frame: the loss curve, and the rest when `all_charts` or its clock says it is due
-        (core.frames.LiveSchedule, given the run's `seconds_left`)."""
-        text = all_charts or self.schedule.text.due()
-        slow = all_charts or self.schedule.slow_due(seconds_left)
-        started = self.schedule.slow.clock()
-        self.show(run_frame(run, live, text, slow, status))
-        if slow:  # the matrices' drawing budget; text costs too little to count
-            self.schedule.slow.drew(started)
-        if text:
-            self.schedule.text.drew(self.schedule.text.clock())
-
-
-def train_live(run: Trainer, live_view: LiveView, single_step: bool) -> bool:
-    """Step epochs until done or interrupted, drawing a frame only when one is due.
-
-    A click on Pause or Stop reruns the script. Streamlit stops this run inside its next st.* call
-    (between epochs, so the history is never half-written), and a newer script run's claim stops it
-    before its next epoch (runner.fastReruns runs both at once). The final status is left to the
-    next script run (train_state.RunOwner). Returns False when a newer run took over: then this one
-    has drawn and left nothing since.
-    """
-    schedule, owner = live_view.schedule, state.run_owner()
-    clock, first_epoch, total = schedule.frame, run.epoch, run.config.training.epochs
-    try:
-        while not run.done:
-            if not owner.step(run, claim):
-                return False
-            if single_step:
-                break
-            if clock.due():
-                started = clock.clock()
-                if view["live"]:
-                    left = schedule.seconds_left(run.epoch - first_epoch, total - run.epoch)
-                    live_view.draw(run, live=True, all_charts=False, seconds_left=left)
-                else:
-                    live_view.show(text_frame(run))
-                clock.drew(started)
-    except RuntimeError as error:  # CUDA out of memory, a lost device: keep what was trained
-        return owner.finish(claim, **state.failure(error, run))
-    status = state.status_after(run, single_step)
-    if not owner.finish(claim, status=status):
-        return False
-    # The last epoch, every chart, drawn in place at once; the rerun that follows makes them interactive.
-    live_view.draw(run, live=True, status=status)
-    return True
 
 
 def show_outcome(run: Trainer) -> None:
@@ -285,13 +143,13 @@ training = trainer is not None and st.session_state.status in ("running", "step"
 if training:
     single_step = st.session_state.status == "step"
     st.session_state.status = "running"
-live_view = LiveView(first_frame(trainer) if training else None)
+live_view = LiveView(view, first_frame(trainer, view) if training else None)
 if ready_to_start:
     # In the progress bar's slot: when the run starts, every chart below keeps its place on the page,
     # so the browser updates the start view's plots in place instead of building new ones.
     live_view.progress.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
 if training:
-    if not train_live(trainer, live_view, single_step):
+    if not train_live(trainer, live_view, single_step, claim):
         st.stop()  # a newer script run owns the session's run and draws the page
     before_rerun()  # the final frame sent and drawn first (pages/parts/flush.py)
     st.rerun()  # redraw the controls for the new status
@@ -304,4 +162,5 @@ show_code()
 show_files()
 if ready_to_start:
     # Last: nothing above waits for building the start view's Trainer and figures.
-    live_view.show(start_frame(state.initial_weights(config, setup.dataset), config.training.epochs))
+    start = state.initial_weights(config, setup.dataset)
+    live_view.show(start_frame(start, config.training.epochs, view["log_scale"]))

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from core.config import FIELDS, Config, ConfigError, Limits, parse_config
-from core.frames import FrameClock, LiveSchedule
 from core.trainer import Trainer, build_run
 
 
@@ -172,52 +171,6 @@ def test_limits_from_mapping_overrides_and_rejects_garbage():
     assert Limits.from_mapping({"MODULE_LAB_MAX_UNITS": "2048"}).max_units == 2048
     with pytest.raises(ConfigError, match="MODULE_LAB_MAX_EPOCHS"):
         Limits.from_mapping({"MODULE_LAB_MAX_EPOCHS": "lots"})
-
-
-def test_frame_clock_throttles_to_max_fps_and_drawing_budget():
-    now = [0.0]
-    clock = FrameClock(max_fps=20, budget=0.25, clock=lambda: now[0])
-    assert clock.due()
-    clock.drew(started=0.0)  # a free frame: next one 1/20 s later
-    now[0] = 0.049
-    assert not clock.due()
-    now[0] = 0.05
-    assert clock.due()
-    clock.drew(started=0.0)  # that frame took 50 ms: at most 25% drawing -> wait 150 ms
-    now[0] = 0.05 + 0.149
-    assert not clock.due()
-    now[0] = 0.05 + 0.15
-    assert clock.due()
-
-
-def test_live_schedule_draws_the_loss_curve_most_often_and_text_and_matrices_less():
-    """Ten simulated seconds of 1 ms epochs, every due part drawn at no cost: how often each was due."""
-    now = [0.0]
-    schedule = LiveSchedule(live=True, clock=lambda: now[0])
-    drawn = {"frame": [], "text": [], "slow": []}
-    for ms in range(10_000):
-        now[0] = ms / 1000
-        if schedule.frame.due():
-            for part, times in drawn.items():
-                clock = getattr(schedule, part)
-                if part == "frame" or (schedule.slow_due(float("inf")) if part == "slow" else clock.due()):
-                    clock.drew(now[0])
-                    times.append(now[0])
-    # Text and matrices are only drawn with a frame, so float rounding can push one to the next frame.
-    assert len(drawn["frame"]) == 200 and drawn["frame"][0] == 0.0  # 20 a second, from the first epoch
-    assert 40 <= len(drawn["text"]) <= 50 and drawn["text"][0] == 0.0  # 4-5 a second
-    assert 16 <= len(drawn["slow"]) <= 19 and drawn["slow"][0] >= 0.5  # 2 a second, after the start view
-    assert LiveSchedule(live=False).frame.min_interval == 0.25  # live drawing off: the counter, 4 a second
-
-
-def test_live_schedule_leaves_the_matrices_to_the_final_frame_when_the_run_ends_first():
-    now = [0.0]
-    schedule = LiveSchedule(clock=lambda: now[0])
-    now[0] = 0.6  # due, and 0.6 s in; 3,000 of 5,000 epochs done
-    assert schedule.seconds_left(epochs_done=3000, epochs_left=2000) == pytest.approx(0.4)
-    assert not schedule.slow_due(seconds_left=0.4)  # the final frame comes before the next would
-    assert schedule.slow_due(seconds_left=0.6)
-    assert schedule.seconds_left(epochs_done=0, epochs_left=2000) == float("inf")
 
 
 def test_uploaded_data_sets_the_input_size_and_trains_like_torch():

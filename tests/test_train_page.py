@@ -305,3 +305,19 @@ def test_the_click_on_train_fills_each_chart_slot_as_it_is_made(train):
     for path in charts_before:
         made = elements.index((path, "empty"))
         assert elements[made + 1] == (path, "bidi_component"), elements[made:made + 3]
+
+
+def test_a_finished_run_prints_every_tenth_epoch_from_the_first_and_every_part_shows_its_last_epoch(train):
+    set_epochs(train, 200)
+    train.button(key="btn_train").click().run()
+    expected = Trainer(Config())
+    while not expected.done:
+        expected.step()
+    printed = [code.value for code in train.code if code.value.startswith("Epoch: ")]
+    assert printed == ["\n".join(expected.history.log_lines(every=10))]  # all 20 lines, epoch 10 first
+    counter = next(md.value for md in train.markdown if md.value.startswith("**Epoch "))
+    assert counter.startswith("**Epoch 200 / 200**")
+    titles = [c["layout"]["title"]["text"] for c in charts(train)]
+    for start in ("Loss", "Gradient norm", "Weights", "Gradients"):
+        title = next(t for t in titles if t.startswith(start))
+        assert "200" in title and "updated twice a second" not in title, title

@@ -355,3 +355,9 @@ def sensitivity_figure(
                          marker=dict(color="#999")))
     return _figure(bars, dict(title=dict(text="Input sensitivities"), barmode="group",
                               yaxis=dict(title=dict(text="∂y/∂xᵢ")), legend=dict(orientation="h", y=-0.2)))
+
+
+def add_title_note(figure: go.Figure, note: str) -> go.Figure:
+    """Append " · note" to the figure's title, in place: what a reader should know about when it was drawn."""
+    figure.update_layout(title_text=f"{figure.layout.title.text} · {note}")
+    return figure

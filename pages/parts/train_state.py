@@ -226,8 +226,3 @@ def initial_weights(config: Config, dataset: Dataset | None) -> Snapshot:
     """The weights a run of this config starts from (same seed, same data), before any epoch."""
     data = None if dataset is None else (dataset.x, dataset.y)
     return Trainer(config.replace(device="cpu"), data=data).snapshot()  # built on the CPU either way
-
-
-def loss_log(trainer: Trainer, lines: int = 12) -> str:
-    log = trainer.history.log_lines(every=10, last=lines)
-    return "\n".join(log) if log else "(the lesson prints the loss every 10 epochs)"

@@ -1,4 +1,4 @@
-"""When to draw: a frame clock that keeps live charts from slowing training down."""
+"""When the Train page draws each part of its live view: frame clocks that keep drawing from slowing training down."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ class FrameClock:
         self.budget = budget
         self.clock = clock
         self.next_due = clock()  # the first frame is due at once
-        self.frames = 0
 
     def due(self) -> bool:
         return self.clock() >= self.next_due
@@ -29,16 +28,15 @@ class FrameClock:
         now = self.clock()
         cost = now - started
         self.next_due = now + max(self.min_interval - cost, cost * (1 - self.budget) / self.budget)
-        self.frames += 1
 
 
 class LiveSchedule:
     """When each part of the live view is due during a run; one FrameClock per part.
 
-    - `frame`: the loss curve, what a reader watches: up to 20 frames a second (4 with live drawing
-      off, where only the counter and progress bar move).
-    - `text`: the epoch counter, progress bar and printout. Text that changes 20 times a second
-      cannot be read, and each is one more element the browser renders per frame: 5 a second.
+    - `frame`: the loss curve and the epoch counter beside it (one epoch on both), what a reader
+      watches: up to 20 frames a second (4 with live drawing off, where only the text moves).
+    - `text`: the progress bar and printout. Text that changes 20 times a second cannot be read,
+      and each is one more element the browser renders per frame: 5 a second.
     - `slow`: weight and gradient matrices, gradient norms. They change slowly and cost the browser
       the most (~0.15 s a frame for the lesson's three, on two busy cores): 2 a second, within 2%
       of the server's time, the first one interval after the start (the start view shows epoch 0).

@@ -1,0 +1,198 @@
+"""The Train page's live view: its slots, the frames that fill them, and the loop that trains and draws.
+
+A frame is a dict of slot name -> what to draw there. Live frames go through the in-place chart
+component (pages/parts/live_chart.py); a paused or finished run's charts are interactive
+st.plotly_charts. Each part has its own clock (pages/parts/live_schedule.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from core.trainer import Snapshot, Trainer
+from pages.parts import train_state as state
+from pages.parts.live_chart import live_chart
+from pages.parts.live_schedule import LiveSchedule
+from viz import figures
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+Frame = dict[str, Callable[[DeltaGenerator], object]]  # slot -> what to put in it, figures built
+SLOW_CHARTS_NOTE = "updated twice a second while training"
+PRINTOUT_LINES = 250  # at most; a longer run prints every 20, 50, 100, ... epochs instead of every 10
+PRINTOUT_HEIGHT = 300  # px; a longer printout scrolls
+
+
+def live_figures(run: Trainer, log_scale: bool = False, slow: bool = True) -> dict[str, go.Figure]:
+    """One frame's charts by slot: the loss curve; with `slow`, gradient norms, weights and gradients."""
+    history, total = run.history, run.config.training.epochs
+    charts = {"loss": figures.loss_figure(history.epochs, history.losses, log_scale=log_scale,
+                                          lr_changes=run.lr_changes, diverged_at=run.diverged_at, total_epochs=total)}
+    if slow:
+        snapshot = run.snapshot()
+        charts["norms"] = figures.grad_norm_figure(history.epochs, history.grad_norms, epoch=run.epoch,
+                                                   total_epochs=total)
+        charts["weights"] = figures.weights_figure(snapshot.layers, epoch=run.epoch)
+        charts["gradients"] = figures.gradients_figure(snapshot.layers, epoch=run.epoch)
+    return charts
+
+
+def printout_every(epochs: int, max_lines: int = PRINTOUT_LINES) -> int:
+    """The lesson prints every 10 epochs; a run too long for `max_lines` such lines, every 20, 50, 100, ..."""
+    every = 10
+    while epochs // every > max_lines:
+        every = every * 5 // 2 if str(every).startswith("2") else every * 2  # 10, 20, 50, 100, 200, 500, ...
+    return every
+
+
+def printout(run: Trainer) -> str:
+    """The lesson's printout so far, every line of it while it fits, with a note when thinned."""
+    every = printout_every(run.epoch)
+    lines = run.history.log_lines(every=every)
+    if not lines:
+        return "(the lesson prints the loss every 10 epochs)"
+    note = [f"# every {every} epochs: the lesson prints every 10, which would be {run.epoch // 10:,} lines"]
+    return "\n".join((note if every > 10 else []) + lines)
+
+
+def chart(name: str, live: bool, figure: go.Figure) -> Callable[[DeltaGenerator], object]:
+    """A live frame is drawn in place; a paused or finished run's charts are interactive st.plotly_charts."""
+    if live:
+        return lambda slot: live_chart(slot, figure, name)
+    return lambda slot: slot.plotly_chart(figure)
+
+
+def start_frame(start: Snapshot, total: int, log_scale: bool) -> Frame:
+    """Before the first epoch: the weights nn.Linear initialised, an empty loss curve.
+
+    Drawn in place like live frames, so the browser loads plotly.js after the controls are on
+    screen (an st.plotly_chart here held them back ~0.5 s), and before the click on Train."""
+    loss = figures.loss_figure([], [], log_scale=log_scale, total_epochs=total)
+    weights = figures.weights_figure(start.layers, epoch=0)
+    return {"loss": lambda slot: live_chart(slot, loss, "loss", interactive=True),
+            "weights": lambda slot: live_chart(slot, weights, "weights", interactive=True),
+            "gradients": lambda slot: slot.caption("Gradients: every `weight.grad` and `bias.grad` is `None` "
+                                                   "until the first `loss.backward()`.")}
+
+
+def counter_frame(run: Trainer, status: str | None = None) -> Frame:
+    """The epoch counter, drawn with the loss curve so both show one epoch; `status` when it is not yet
+    in the session state."""
+    last = f" · loss {run.history.losses[-1]:.6g}" if len(run.history) else ""
+    line = f"**Epoch {run.epoch} / {run.config.training.epochs}**{last} · {status or st.session_state.status}"
+    return {"counter": lambda slot: slot.markdown(line)}
+
+
+def text_frame(run: Trainer, with_printout: bool = True) -> Frame:
+    """The progress bar and, `with_printout`, the printout (scrolling once it is long)."""
+    fraction = min(run.epoch / run.config.training.epochs, 1.0)
+    frame: Frame = {"progress": lambda slot: slot.progress(fraction)}
+    if with_printout:
+        log = printout(run)
+        height = PRINTOUT_HEIGHT if log.count("\n") >= PRINTOUT_HEIGHT // 24 else "content"
+        frame["log"] = lambda slot: slot.code(log, language="text", height=height)
+    return frame
+
+
+def run_frame(run: Trainer, live: bool, log_scale: bool, text: bool = True, slow: bool = True,
+              status: str | None = None, slow_note: str = "") -> Frame:
+    """The loss curve and counter first (the browser draws elements in the order they arrive); the
+    progress bar and printout with `text`; gradient norms, weights and gradients with `slow`, their
+    titles followed by `slow_note`."""
+    charts = live_figures(run, log_scale, slow)
+    for name in ("norms", "weights", "gradients") if slow_note else ():
+        if name in charts:
+            figures.add_title_note(charts[name], slow_note)
+    frame = {"loss": chart("loss", live, charts.pop("loss"))} | counter_frame(run, status)
+    if text:
+        frame |= text_frame(run)
+    return frame | {name: chart(name, live, figure) for name, figure in charts.items()}
+
+
+class LiveView:
+    """Placeholders for everything that changes while training; each frame fills some of them."""
+
+    def __init__(self, view: dict[str, bool], first: Frame | None = None) -> None:
+        """`first` fills its slots as they are made: a chart slot sent empty and filled later
+        collapses in between (0.05-0.1 s) and the page below jumps up."""
+        first = first or {}
+
+        def slot(parent, name: str) -> DeltaGenerator:
+            placeholder = parent.empty()
+            if name in first:
+                first[name](placeholder)
+            return placeholder
+
+        self.view = view
+        self.progress, self.counter = slot(st, "progress"), slot(st, "counter")
+        left, right = st.columns(2)
+        self.loss, self.norms = slot(left, "loss"), slot(right, "norms")
+        self.weights, self.gradients, self.log = slot(st, "weights"), slot(st, "gradients"), slot(st, "log")
+        self.schedule = LiveSchedule(live=view["live"])
+
+    def show(self, frame: Frame) -> None:
+        for name, draw in frame.items():
+            draw(getattr(self, name))
+
+    def draw(self, run: Trainer, live: bool = False, all_charts: bool = True, seconds_left: float = 0.0,
+             status: str | None = None) -> None:
+        """One frame: the loss curve and counter, and the rest when `all_charts` or its clock says it is
+        due (LiveSchedule, given the run's `seconds_left`)."""
+        text = all_charts or self.schedule.text.due()
+        slow = all_charts or self.schedule.slow_due(seconds_left)
+        started = self.schedule.slow.clock()
+        note = "" if all_charts else SLOW_CHARTS_NOTE
+        self.show(run_frame(run, live, self.view["log_scale"], text, slow, status, note))
+        if slow:  # the matrices' drawing budget; text costs too little to count
+            self.schedule.slow.drew(started)
+        if text:
+            self.schedule.text.drew(self.schedule.text.clock())
+
+
+def first_frame(run: Trainer, view: dict[str, bool]) -> Frame:
+    """A run's first frame, before its first epoch: from epoch 0 the start view again, which the
+    browser does not draw twice (pages/parts/live_chart.py); a resumed run, every chart live."""
+    if run.epoch == 0:
+        start = start_frame(run.snapshot(), run.config.training.epochs, view["log_scale"])
+        return counter_frame(run) | text_frame(run) | start
+    return run_frame(run, True, view["log_scale"])
+
+
+def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int) -> bool:
+    """Step epochs until done or interrupted, drawing a frame only when one is due.
+
+    A click on Pause or Stop reruns the script. Streamlit stops this run inside its next st.* call
+    (between epochs, so the history is never half-written), and a newer script run's claim stops it
+    before its next epoch (runner.fastReruns runs both at once). The final status is left to the
+    next script run (train_state.RunOwner). Returns False when a newer run took over: then this one
+    has drawn and left nothing since.
+    """
+    schedule, owner = live_view.schedule, state.run_owner()
+    clock, first_epoch, total = schedule.frame, run.epoch, run.config.training.epochs
+    try:
+        while not run.done:
+            if not owner.step(run, claim):
+                return False
+            if single_step:
+                break
+            if clock.due():
+                started = clock.clock()
+                if live_view.view["live"]:
+                    left = schedule.seconds_left(run.epoch - first_epoch, total - run.epoch)
+                    live_view.draw(run, live=True, all_charts=False, seconds_left=left)
+                else:
+                    live_view.show(counter_frame(run) | text_frame(run, with_printout=False))
+                clock.drew(started)
+    except RuntimeError as error:  # CUDA out of memory, a lost device: keep what was trained
+        return owner.finish(claim, **state.failure(error, run))
+    status = state.status_after(run, single_step)
+    if not owner.finish(claim, status=status):
+        return False
+    # The last epoch, every chart, drawn in place at once; the rerun that follows makes them interactive.
+    live_view.draw(run, live=True, status=status)
+    return True

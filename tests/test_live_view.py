@@ -1,0 +1,108 @@
+"""The Train page's live view: when each part is drawn, what a frame holds, and the printout."""
+
+import re
+
+import pytest
+
+from core.config import Config
+from core.trainer import Trainer
+from pages.parts.live_schedule import FrameClock, LiveSchedule
+from pages.parts.live_view import SLOW_CHARTS_NOTE, live_figures, printout, printout_every, run_frame
+
+
+def test_frame_clock_throttles_to_max_fps_and_drawing_budget():
+    now = [0.0]
+    clock = FrameClock(max_fps=20, budget=0.25, clock=lambda: now[0])
+    assert clock.due()
+    clock.drew(started=0.0)  # a free frame: next one 1/20 s later
+    now[0] = 0.049
+    assert not clock.due()
+    now[0] = 0.05
+    assert clock.due()
+    clock.drew(started=0.0)  # that frame took 50 ms: at most 25% drawing -> wait 150 ms
+    now[0] = 0.05 + 0.149
+    assert not clock.due()
+    now[0] = 0.05 + 0.15
+    assert clock.due()
+
+
+def test_live_schedule_draws_the_loss_curve_most_often_and_text_and_matrices_less():
+    """Ten simulated seconds of 1 ms epochs, every due part drawn at no cost: how often each was due."""
+    now = [0.0]
+    schedule = LiveSchedule(live=True, clock=lambda: now[0])
+    drawn = {"frame": [], "text": [], "slow": []}
+    for ms in range(10_000):
+        now[0] = ms / 1000
+        if schedule.frame.due():
+            for part, times in drawn.items():
+                clock = getattr(schedule, part)
+                if part == "frame" or (schedule.slow_due(float("inf")) if part == "slow" else clock.due()):
+                    clock.drew(now[0])
+                    times.append(now[0])
+    # Text and matrices are only drawn with a frame, so float rounding can push one to the next frame.
+    assert len(drawn["frame"]) == 200 and drawn["frame"][0] == 0.0  # 20 a second, from the first epoch
+    assert 40 <= len(drawn["text"]) <= 50 and drawn["text"][0] == 0.0  # 4-5 a second
+    assert 16 <= len(drawn["slow"]) <= 19 and drawn["slow"][0] >= 0.5  # 2 a second, after the start view
+    assert LiveSchedule(live=False).frame.min_interval == 0.25  # live drawing off: the counter, 4 a second
+
+
+def test_live_schedule_leaves_the_matrices_to_the_final_frame_when_the_run_ends_first():
+    now = [0.0]
+    schedule = LiveSchedule(clock=lambda: now[0])
+    now[0] = 0.6  # due, and 0.6 s in; 3,000 of 5,000 epochs done
+    assert schedule.seconds_left(epochs_done=3000, epochs_left=2000) == pytest.approx(0.4)
+    assert not schedule.slow_due(seconds_left=0.4)  # the final frame comes before the next would
+    assert schedule.slow_due(seconds_left=0.6)
+    assert schedule.seconds_left(epochs_done=0, epochs_left=2000) == float("inf")
+
+
+def trained(epochs: int, **changes) -> Trainer:
+    trainer = Trainer(Config().replace(epochs=epochs, **changes))
+    while not trainer.done:
+        trainer.step()
+    return trainer
+
+
+def test_the_printout_is_the_lessons_every_tenth_epoch_from_the_first_line():
+    run = trained(200)
+    lines = printout(run).splitlines()
+    assert lines == run.history.log_lines(every=10) and len(lines) == 20
+    assert lines[0].startswith("Epoch: 10  Loss: ") and lines[-1].startswith("Epoch: 200  Loss: ")
+
+
+@pytest.mark.parametrize("epochs,every", [(200, 10), (2_500, 10), (2_510, 20), (5_000, 20), (5_020, 50),
+                                          (100_000, 500)])
+def test_a_long_run_prints_every_20_50_100_epochs_to_stay_readable(epochs, every):
+    assert printout_every(epochs) == every and epochs // every <= 250
+
+
+def test_a_thinned_printout_says_so():
+    run = trained(10)
+    for _ in range(2_600):  # as long as a long run, without training one
+        run.history.append(1.0, run.learning_rate, [0.0] * len(run.history.parameter_names))
+    first, second = printout(run).splitlines()[:2]
+    assert first == "# every 20 epochs: the lesson prints every 10, which would be 261 lines"
+    assert second.startswith("Epoch: 20  Loss: ")
+
+
+def titles(frame_figures) -> dict[str, str]:
+    return {name: figure.layout.title.text for name, figure in frame_figures.items()}
+
+
+def test_a_frames_charts_and_counter_show_one_epoch():
+    run = trained(30)
+    shown = titles(live_figures(run))
+    assert shown["loss"].startswith("Loss (epoch 30")
+    assert all(re.search(r"\b30\b", title) for title in shown.values()), shown
+
+
+def test_live_matrices_say_they_are_updated_less_often_and_the_final_frame_does_not(monkeypatch):
+    run = trained(3)
+    drawn = []
+    monkeypatch.setattr("pages.parts.live_view.chart", lambda name, live, figure: drawn.append((name, figure)))
+    run_frame(run, live=True, log_scale=False, text=False, slow=True, status="running", slow_note=SLOW_CHARTS_NOTE)
+    noted = {name: figure.layout.title.text.endswith(SLOW_CHARTS_NOTE) for name, figure in drawn}
+    assert noted == {"loss": False, "norms": True, "weights": True, "gradients": True}
+    drawn.clear()
+    run_frame(run, live=True, log_scale=False, status="finished")
+    assert not any(SLOW_CHARTS_NOTE in figure.layout.title.text for _, figure in drawn)
