@@ -157,25 +157,11 @@ def restore_trainer(checkpoint: Checkpoint) -> Trainer:
     pass dataclasses.replace(checkpoint, config=checkpoint.config.replace(device="cpu")) there.
     """
     trainer = Trainer(checkpoint.config)
-    trainer.model.load_state_dict(checkpoint.state_dict)
-    trainer.learning_rate = checkpoint.learning_rate
-    if trainer.optimizer is not None:
-        _restore_optimizer(trainer.optimizer, checkpoint)
-    rows = zip(checkpoint.losses, checkpoint.learning_rates, *checkpoint.grad_norms.values())
-    for loss, learning_rate, *norms in rows:
-        trainer.history.append(loss, learning_rate, norms)
-    trainer.lr_changes = list(checkpoint.lr_changes)
-    trainer.diverged_at = checkpoint.diverged_at
+    rows = zip(checkpoint.losses, checkpoint.learning_rates, zip(*checkpoint.grad_norms.values()))
+    trainer.restore(checkpoint.state_dict, checkpoint.optimizer_state, checkpoint.learning_rate,
+                    ((loss, lr, list(norms)) for loss, lr, norms in rows), checkpoint.lr_changes,
+                    checkpoint.diverged_at)
     return trainer
-
-
-def _restore_optimizer(optimizer: torch.optim.Optimizer, checkpoint: Checkpoint) -> None:
-    """The saved per-parameter state under the fresh optimizer's own hyperparameters, at the saved lr."""
-    # Clones: the optimizer updates its state in place, and a checkpoint may be restored more than once.
-    state = {i: {key: value.clone() for key, value in s.items()} for i, s in checkpoint.optimizer_state.items()}
-    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
-    for group in optimizer.param_groups:
-        group["lr"] = checkpoint.learning_rate
 
 
 def _unpickle(data: bytes, max_bytes: int) -> dict:

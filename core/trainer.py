@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,6 +123,34 @@ class Trainer:
     def set_epochs(self, epochs: int) -> None:
         """Train longer (or stop earlier) without starting over."""
         self.config = self.config.replace(epochs=epochs)
+
+    def restore(
+        self,
+        state_dict: dict[str, torch.Tensor],
+        optimizer_state: dict[int, dict[str, torch.Tensor]],
+        learning_rate: float,
+        history_rows: Iterable[tuple[float, float, list[float]]],
+        lr_changes: Iterable[tuple[int, float]],
+        diverged_at: int | None,
+    ) -> None:
+        """Carry on from a saved run: its next step() is epoch len(history_rows) + 1.
+
+        `history_rows` are (loss, lr, grad norms) per epoch; `optimizer_state` is
+        optimizer.state_dict()["state"], {} for the lesson's update. Call on a fresh Trainer of the
+        saved config, which rebuilds the same data from the seed.
+        """
+        self.model.load_state_dict(state_dict)
+        self.learning_rate = learning_rate
+        if self.optimizer is not None:
+            # Clones: the optimizer updates its state in place, and a save may be restored more than once.
+            state = {i: {key: value.clone() for key, value in s.items()} for i, s in optimizer_state.items()}
+            self.optimizer.load_state_dict({"state": state, "param_groups": self.optimizer.state_dict()["param_groups"]})
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate
+        for loss, lr, norms in history_rows:
+            self.history.append(loss, lr, norms)
+        self.lr_changes = list(lr_changes)
+        self.diverged_at = diverged_at
 
     def loss_of(self, y_pred: torch.Tensor) -> torch.Tensor:
         squared = (y_pred - self.y).pow(2)

@@ -55,14 +55,14 @@ def show_controls() -> None:
     blocked = config is None or state.needs_reset(config, trainer)
     cols = st.columns(5)
     cols[0].button(state.play_label(trainer, status), key="btn_train", icon=":material/play_arrow:", type="primary",
-                   on_click=state.on_train, args=(config, setup.dataset), width="stretch", disabled=blocked or status == "running")
+                   on_click=state.on_train, args=(config, setup.dataset), width="stretch", disabled=blocked or status == state.Status.RUNNING)
     cols[1].button("Pause", key="btn_pause", icon=":material/pause:", on_click=state.on_pause, width="stretch",
-                   disabled=status != "running")
+                   disabled=status != state.Status.RUNNING)
     cols[2].button("Step", key="btn_step", icon=":material/skip_next:", on_click=state.on_step, args=(config, setup.dataset),
                    width="stretch", disabled=blocked or not state.can_step(trainer, status),
                    help="Train one epoch, then pause.")
     cols[3].button("Stop", key="btn_stop", icon=":material/stop:", on_click=state.on_stop, width="stretch",
-                   disabled=status not in ("running", "paused"), help="End the run; everything stays on screen.")
+                   disabled=not state.Status(status).resumable, help="End the run; everything stays on screen.")
     cols[4].button("Reset", key="btn_reset", icon=":material/restart_alt:", on_click=state.on_reset,
                    width="stretch", disabled=trainer is None, help="Discard this run and start from fresh weights.")
 
@@ -77,7 +77,7 @@ def show_outcome(run: Trainer) -> None:
             "of samples."
         )
         return
-    if st.session_state.status not in ("finished", "stopped"):
+    if st.session_state.status not in (state.Status.FINISHED, state.Status.STOPPED):
         return
     y_true, y_pred = run.predictions()
     r2 = run.r_squared()
@@ -99,7 +99,7 @@ def show_device_timing() -> None:
     with st.expander("CPU vs CUDA: time one epoch on each", icon=":material/speed:"):
         st.caption("The lesson's tiny network is bound by kernel launches on a GPU, so the CPU often wins; "
                    "CUDA pulls ahead as layers and samples grow.")
-        if st.button("Time 50 epochs on each", key="btn_time_devices", disabled=st.session_state.status == "running"):
+        if st.button("Time 50 epochs on each", key="btn_time_devices", disabled=st.session_state.status == state.Status.RUNNING):
             times = {device: seconds_per_epoch(config, device) for device in ("cpu", "cuda")}
             st.dataframe([{"device": d, "ms per epoch": round(1000 * t, 3)} for d, t in times.items()],
                          hide_index=True)
@@ -139,10 +139,10 @@ for warning in state.warnings(config, trainer):
     st.warning(warning)
 show_controls()
 ready_to_start = trainer is None and config is not None  # invalid settings: the error above says what to fix
-training = trainer is not None and st.session_state.status in ("running", "step") and not state.needs_reset(config, trainer)
+training = trainer is not None and st.session_state.status in (state.Status.RUNNING, state.Status.STEP) and not state.needs_reset(config, trainer)
 if training:
-    single_step = st.session_state.status == "step"
-    st.session_state.status = "running"
+    single_step = st.session_state.status == state.Status.STEP
+    st.session_state.status = state.Status.RUNNING
 live_view = LiveView(view, first_frame(trainer, view) if training else None)
 if ready_to_start:
     # In the progress bar's slot: when the run starts, every chart below keeps its place on the page,

@@ -11,7 +11,7 @@ from core.config import Config, Limits
 from core.device import cuda_unavailable_reason
 from core.trainer import Trainer
 from pages.parts.train_data import plain
-from pages.parts.train_state import claims_the_run
+from pages.parts import train_state as state
 from pages.parts.train_widgets import widget_value
 
 
@@ -41,7 +41,7 @@ def checkpoint_uploader(caps: Limits) -> None:
         (st.error if message[0] == "error" else st.success)(message[1])
 
 
-@claims_the_run  # replaces the session's run, so no older script run may step it on
+@state.claims_the_run  # replaces the session's run, so no older script run may step it on
 def _load(caps: Limits) -> None:
     upload = st.session_state.checkpoint_file
     if upload is None:
@@ -59,7 +59,6 @@ def _load(caps: Limits) -> None:
     for name, value in checkpoint.config.values().items():
         st.session_state[name] = widget_value(value)
     st.session_state.data_source = "lesson"
-    st.session_state.trainer, st.session_state.run_data_key = trainer, None
-    st.session_state.status = "diverged" if trainer.diverged_at else "finished" if trainer.done else "paused"
+    state.on_loaded(trainer)
     st.session_state.checkpoint_message = (
         "success", f"Loaded {plain(upload.name)}: epoch {trainer.epoch} of {trainer.config.training.epochs}.{note}")

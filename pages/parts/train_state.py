@@ -1,12 +1,14 @@
 """The Train page's run: one Trainer per browser session, and the transport's state machine.
 
-status: "idle" (no run) -> "running" | "step" -> "paused" | "stopped" | "finished" | "diverged" | "failed"
+Every change of the run's Status is `transition(status, event, ...)`, a table tested in
+tests/test_run_status.py; the callbacks below apply it to the session.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from enum import StrEnum
 from functools import wraps
 
 import streamlit as st
@@ -21,6 +23,56 @@ from core.trainer import Snapshot, Trainer
 LIVE_FIELDS = ("learning_rate", "epochs")
 SYNTHETIC_DATA_FIELDS = ("n_samples", "noise_std", "coefficients")  # unused by a run on uploaded data
 
+
+class Status(StrEnum):
+    """Where the session's run is. A StrEnum: the counter prints it, and it equals its text."""
+
+    IDLE = "idle"  # no run
+    RUNNING = "running"  # training, or asked to
+    STEP = "step"  # asked to train one epoch, then pause
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    DIVERGED = "diverged"  # the loss or a gradient became NaN/inf
+    FAILED = "failed"  # training raised (CUDA out of memory, a lost device)
+
+    @property
+    def ended(self) -> bool:
+        """Over: Train starts a fresh run of the same config."""
+        return self in (Status.STOPPED, Status.FINISHED, Status.DIVERGED, Status.FAILED)
+
+    @property
+    def resumable(self) -> bool:
+        return self in (Status.RUNNING, Status.PAUSED)
+
+
+class Event(StrEnum):
+    TRAIN = "train"  # Train or Resume clicked
+    STEP = "step"  # Step clicked
+    PAUSE = "pause"
+    STOP = "stop"
+    RESET = "reset"
+    MORE_EPOCHS = "more epochs"  # epochs raised past the run's end
+    RAN = "ran"  # the training loop ended: the run is done, or it was one step
+    LOADED = "loaded"  # a checkpoint replaced the run
+    FAILED = "failed"
+
+
+def transition(status: Status, event: Event, *, done: bool = False, diverged: bool = False,
+               single_step: bool = False) -> Status:
+    """The run's next status; `done` and `diverged` describe the trainer after the event."""
+    if event in (Event.RAN, Event.LOADED, Event.PAUSE, Event.MORE_EPOCHS):
+        if event is Event.PAUSE and status is not Status.RUNNING:
+            return status  # a Pause that lands after the run ended changes nothing
+        if event is Event.MORE_EPOCHS and status is not Status.FINISHED:
+            return status
+        if diverged:
+            return Status.DIVERGED
+        if done:
+            return Status.FINISHED
+        return Status.RUNNING if event is Event.RAN and not single_step else Status.PAUSED
+    return {Event.TRAIN: Status.RUNNING, Event.STEP: Status.STEP, Event.STOP: Status.STOPPED,
+            Event.RESET: Status.IDLE, Event.FAILED: Status.FAILED}[event]
 
 
 class RunOwner:
@@ -86,7 +138,7 @@ def claims_the_run(callback: Callable[..., None]) -> Callable[..., None]:
 def init() -> int:
     """Per browser session: no run yet. Per script run: claim the run, apply what the last training
     run left (its final status), and return the claim."""
-    st.session_state.setdefault("status", "idle")
+    st.session_state.setdefault("status", Status.IDLE)
     st.session_state.setdefault("trainer", None)
     owner = run_owner()
     st.session_state.update(owner.claim())
@@ -107,14 +159,21 @@ def needs_reset(config: Config | None, trainer: Trainer | None) -> bool:
     return trainer is not None and config is not None and bool(changed_fields(config, trainer))
 
 
-def can_step(trainer: Trainer | None, status: str) -> bool:
-    return trainer is None or (not trainer.done and status in ("paused", "running"))
+def can_step(trainer: Trainer | None, status: Status) -> bool:
+    return trainer is None or (not trainer.done and Status(status).resumable)
 
 
-def play_label(trainer: Trainer | None, status: str) -> str:
+def play_label(trainer: Trainer | None, status: Status) -> str:
     if trainer is None:
         return "Train"
-    return "Resume" if status in ("paused", "running") else "Train again"
+    return "Resume" if Status(status).resumable else "Train again"
+
+
+def _apply(event: Event, trainer: Trainer | None = None) -> None:
+    """The session's status after `event`, for the session's run (or `trainer`)."""
+    trainer = trainer or st.session_state.trainer
+    done, diverged = (trainer.done, trainer.diverged_at is not None) if trainer is not None else (False, False)
+    st.session_state.status = transition(Status(st.session_state.status), event, done=done, diverged=diverged)
 
 
 def sync_run(config: Config | None) -> None:
@@ -125,14 +184,13 @@ def sync_run(config: Config | None) -> None:
     trainer.set_learning_rate(config.training.learning_rate)
     if config.training.epochs != trainer.config.training.epochs:
         trainer.set_epochs(config.training.epochs)
-        if st.session_state.status == "finished" and not trainer.done:
-            st.session_state.status = "paused"  # more epochs asked for: Resume trains on
+        _apply(Event.MORE_EPOCHS, trainer)  # a finished run with epochs to go: Resume trains on
 
 
-def _start(config: Config | None, dataset: Dataset | None, status: str) -> None:
+def _start(config: Config | None, dataset: Dataset | None, event: Event) -> None:
     if config is None:
         return
-    if st.session_state.status in ("finished", "stopped", "diverged", "failed"):
+    if Status(st.session_state.status).ended:
         on_reset()  # "Train again": a fresh run of the same config
     if st.session_state.trainer is None:
         try:
@@ -143,46 +201,48 @@ def _start(config: Config | None, dataset: Dataset | None, status: str) -> None:
             return
         st.session_state.run_data_key = st.session_state.get("data_key")
     st.session_state.run_error = None
-    st.session_state.status = status
+    _apply(event)
 
 
 @claims_the_run
 def on_train(config: Config | None, dataset: Dataset | None) -> None:
-    _start(config, dataset, "running")
+    _start(config, dataset, Event.TRAIN)
 
 
 @claims_the_run
 def on_step(config: Config | None, dataset: Dataset | None) -> None:
-    _start(config, dataset, "step")
+    _start(config, dataset, Event.STEP)
 
 
 @claims_the_run
 def on_pause() -> None:
-    if st.session_state.status == "running":
-        # The click may land on the frame of the last epoch: then the run is simply over.
-        st.session_state.status = "finished" if st.session_state.trainer.done else "paused"
+    _apply(Event.PAUSE)  # the click may land on the frame of the last epoch: then the run is simply over
 
 
 @claims_the_run
 def on_stop() -> None:
-    st.session_state.status = "stopped"
+    _apply(Event.STOP)
 
 
 @claims_the_run
 def on_reset() -> None:
     st.session_state.trainer = None
     st.session_state.run_data_key = None
-    st.session_state.status = "idle"
+    _apply(Event.RESET)
     st.session_state.run_error = None
     st.session_state.offer_cpu = False
 
 
-def status_after(trainer: Trainer, single_step: bool) -> str:
-    if trainer.diverged_at is not None:
-        return "diverged"
-    if trainer.done:
-        return "finished"
-    return "paused" if single_step else "running"
+def on_loaded(trainer: Trainer) -> None:
+    """A checkpoint replaced the session's run (called from a callback that claims the run)."""
+    st.session_state.trainer, st.session_state.run_data_key = trainer, None
+    _apply(Event.LOADED, trainer)
+
+
+def status_after(trainer: Trainer, single_step: bool) -> Status:
+    """The status the training loop leaves when it ends (train_live)."""
+    return transition(Status.RUNNING, Event.RAN, done=trainer.done, diverged=trainer.diverged_at is not None,
+                      single_step=single_step)
 
 
 def failure(error: RuntimeError, trainer: Trainer) -> dict[str, object]:
@@ -192,7 +252,7 @@ def failure(error: RuntimeError, trainer: Trainer) -> dict[str, object]:
         f"Training failed {where}at epoch {trainer.epoch + 1}: {error}. Everything up to epoch {trainer.epoch} "
         "is kept on screen." + (" Switch to CPU to go on training." if where else "")
     )
-    return {"status": "failed", "run_error": message, "offer_cpu": bool(where)}
+    return {"status": transition(Status.RUNNING, Event.FAILED), "run_error": message, "offer_cpu": bool(where)}
 
 
 @claims_the_run
