@@ -8,6 +8,7 @@ same for a Train page config: it reproduces core.trainer.Trainer epoch for epoch
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from core.config import Config
@@ -37,6 +38,46 @@ _R_NOTE = (
 def _number(value: float) -> str:
     """A float as both languages read it back exactly: repr gives the shortest round-trip text."""
     return repr(float(value))
+
+
+def _weighted_sum(coefficients: tuple[float, ...], column: str, first: int) -> list[tuple[str, str]]:
+    """(operator, term) pairs of c_1*x_1 + c_2*x_2 + ..., as core.data.weighted_sum adds them.
+
+    column: how the language names column i (`x[:, {}]` or `x[, {}]`), counting from first.
+    A negative coefficient is written as a subtraction, the lesson's `- 1.3*x2`: it rounds to
+    the same bits as adding the negative product. The first pair's operator is "".
+    """
+    pairs = [("", f"{_number(coefficients[0])} * {column.format(first)}")]
+    for i, c in enumerate(coefficients[1:], start=first + 1):
+        pairs.append(("-" if math.copysign(1.0, c) < 0 else "+", f"{_number(abs(c))} * {column.format(i)}"))
+    return pairs
+
+
+def _target_line(pairs: list[tuple[str, str]], assign: str, tail: str, indent: str, break_before: bool) -> str:
+    """`y = (sum)tail` on one line if it fits in 88 columns, else one term a line inside the brackets.
+
+    Python breaks before an operator (PEP 8); R after it, so that no line looks complete.
+    """
+    line = f"y {assign} ({' '.join(f'{op} {term}'.lstrip() for op, term in pairs)}){tail}"
+    if len(line) <= 88:
+        return line
+    if break_before:
+        rows = [f"{op} {term}".lstrip() for op, term in pairs]
+    else:
+        next_ops = [op for op, _ in pairs[1:]] + [""]
+        rows = [f"{term} {op}".rstrip() for (_, term), op in zip(pairs, next_ops)]
+    body = "\n".join(indent + row for row in rows)
+    return f"y {assign} (\n{body}\n){tail}"
+
+
+def _python_target(coefficients: tuple[float, ...]) -> str:
+    return _target_line(_weighted_sum(coefficients, "x[:, {}]", 0), "=", ".unsqueeze(1) + noise", "    ",
+                        break_before=True)
+
+
+def _r_target(coefficients: tuple[float, ...]) -> str:
+    return _target_line(_weighted_sum(coefficients, "x[, {}]", 1), "<-", "$unsqueeze(2) + noise", "  ",
+                        break_before=False)
 
 
 def _assemble(header: StepCode, blocks: list[_Block], step: int) -> StepCode:
@@ -276,7 +317,6 @@ def training_script(config: Config) -> str:
     """
     data, training = config.data, config.training
     n, features = data.n_samples, data.n_features
-    coefficients = ", ".join(_number(c) for c in data.coefficients)
     reduction = training.reduction
     return f'''"""Module Lab's Train page run as a script: python train_module_lab.py
 
@@ -289,11 +329,11 @@ from torch import nn
 
 torch.manual_seed({training.seed})  # one seed, then data and weights drawn in this order
 
-# Data: x ~ N(0, 1), shape ({n}, {features}); y = x @ coefficients + N(0, {_number(data.noise_std)}^2) noise, shape ({n}, 1)
+# Data: x ~ N(0, 1), shape ({n}, {features}); noise ~ N(0, {_number(data.noise_std)}^2) and y, shape ({n}, 1).
+# y is written term by term, not x @ coefficients, whose rounding depends on the CPU.
 x = torch.randn({n}, {features})
-coefficients = torch.tensor([{coefficients}])
 noise = torch.randn({n}, 1) * {_number(data.noise_std)}
-y = (x @ coefficients).unsqueeze(1) + noise
+{_python_target(data.coefficients)}
 
 {sequential_lines(_model_modules(config)).python}
 device = torch.device("{training.device}")
@@ -333,7 +373,6 @@ def r_training_script(config: Config) -> str:
     """The same run in R's torch (numbers may differ from Python's; the steps are the same)."""
     data, training = config.data, config.training
     n, features = data.n_samples, data.n_features
-    coefficients = ", ".join(_number(c) for c in data.coefficients)
     return f'''# Module Lab's Train page run in R's torch: Rscript train_module_lab.R
 # Config (the app's URL parameters): ?{_query(config)}
 library(torch)
@@ -341,9 +380,8 @@ library(torch)
 torch_manual_seed({training.seed})
 
 x <- torch_randn({n}, {features})
-coefficients <- torch_tensor(c({coefficients}))
 noise <- torch_randn({n}, 1) * {_number(data.noise_std)}
-y <- x$matmul(coefficients)$unsqueeze(2) + noise
+{_r_target(data.coefficients)}
 
 {sequential_lines(_model_modules(config)).r}
 device <- torch_device("{training.device}")

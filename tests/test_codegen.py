@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
@@ -18,12 +19,15 @@ from core import lesson
 from core.codegen import linear_code, r_training_script, sequential_code, training_script
 from core.config import Config
 from core.lesson import LayerSpec, LinearSpec, SequentialSpec, Upstream
-from core.trainer import Trainer
+from core.trainer import Trainer, build_run
 
 ROOT = Path(__file__).parent.parent
 UPSTREAMS = [Upstream("mean"), Upstream("sum"), Upstream("lesson"), Upstream("constant", 0.5)]
 DEEP = SequentialSpec((LayerSpec("Linear", 4, 8), LayerSpec("LeakyReLU"), LayerSpec("Linear", 8, 6),
                        LayerSpec("Sigmoid"), LayerSpec("Linear", 6, 2)), batch=5, seed=3)
+# As many inputs as the config allows, of both signs: with 5 or more, x @ coefficients rounds
+# differently from the written-out sum the script prints.
+TWENTY_COEFFICIENTS = "12.5,-0.3,7.0,-99.9,0.001,-1.3,45.25,-0.5,0.2,-63.0,3.75,-8.8,0.0,21.0,-0.07,5.5,-17.25,9.9,-2.0,0.6"
 
 
 def run_code(code: str) -> tuple[dict, str]:
@@ -132,7 +136,8 @@ def test_r_code_uses_r_torch_names():
     *(linear_code(step, LinearSpec(), Upstream("mean")).r for step in range(1, 7)),
     *(sequential_code(step, DEEP, Upstream("sum"), index=2).r for step in range(1, 6)),
     r_training_script(Config().replace(optimizer="adam", hidden_sizes="8,4")),
-], ids=[*(f"layers-{n}" for n in range(1, 7)), *(f"models-{n}" for n in range(1, 6)), "train"])
+    r_training_script(Config().replace(coefficients=TWENTY_COEFFICIENTS)),
+], ids=[*(f"layers-{n}" for n in range(1, 7)), *(f"models-{n}" for n in range(1, 6)), "train", "train-20-inputs"])
 def test_r_code_has_balanced_brackets_and_no_python_literals(code):
     for opening, closing in ("()", "[]", "{}"):
         assert code.count(opening) == code.count(closing)
@@ -175,6 +180,22 @@ def test_training_script_prints_the_trainers_losses(tmp_path, optimizer, reducti
 def test_training_script_follows_every_config_field(tmp_path, changes):
     config = Config().replace(epochs=30, **changes)
     assert script_losses(training_script(config), tmp_path) == trainer_losses(config)
+
+
+@pytest.mark.parametrize("coefficients", ["0.2,-1.3,-0.5", TWENTY_COEFFICIENTS, "-4"], ids=["lesson", "twenty", "one"])
+def test_training_scripts_data_is_the_apps_bit_for_bit(coefficients):
+    config = Config().replace(coefficients=coefficients, noise_std=0.5, n_samples=64, seed=11)
+    data_lines = training_script(config).split("\nmodel = ")[0]  # the script up to the model: seed, x, noise, y
+    namespace = {}
+    exec(compile(data_lines, "<training script>", "exec"), namespace)
+    x, y, _ = build_run(config)
+    assert torch.equal(namespace["x"], x) and torch.equal(namespace["y"], y)
+
+
+def test_training_scripts_write_the_lessons_formula():
+    config = Config()
+    assert "y = (0.2 * x[:, 0] - 1.3 * x[:, 1] - 0.5 * x[:, 2]).unsqueeze(1) + noise\n" in training_script(config)
+    assert "y <- (0.2 * x[, 1] - 1.3 * x[, 2] - 0.5 * x[, 3])$unsqueeze(2) + noise\n" in r_training_script(config)
 
 
 def test_training_script_stops_where_the_trainer_diverges(tmp_path):

@@ -21,6 +21,30 @@ def lesson_run(config: Config, epochs: int) -> tuple[list[float], torch.nn.Seque
     return manual_sgd(model, x, y, learning_rate=1e-4, epochs=epochs, reduce=torch.sum), model
 
 
+# One coefficient per input the config allows, of both signs: with 5 or more inputs
+# x @ coefficients rounds differently from the sum written out, even on an AVX2 machine.
+TWENTY_COEFFICIENTS = "12.5,-0.3,7.0,-99.9,0.001,-1.3,45.25,-0.5,0.2,-63.0,3.75,-8.8,0.0,21.0,-0.07,5.5,-17.25,9.9,-2.0,0.6"
+
+
+def lesson_target(x: torch.Tensor, coefficients: tuple[float, ...]) -> torch.Tensor:
+    """y without its noise as the lesson writes it, 0.2*x1 - 1.3*x2 - 0.5*x3: a negative coefficient subtracts."""
+    y = coefficients[0] * x[:, 0]
+    for i, c in enumerate(coefficients[1:], start=1):
+        y = y - abs(c) * x[:, i] if c < 0 else y + c * x[:, i]
+    return y
+
+
+@pytest.mark.parametrize("coefficients", ["0.2,-1.3,-0.5", TWENTY_COEFFICIENTS, "-4"], ids=["lesson", "twenty", "one"])
+def test_data_is_the_lessons_sum_written_out_bit_for_bit(coefficients):
+    config = Config().replace(coefficients=coefficients, noise_std=0.5, n_samples=64)
+    x, y, _ = build_run(config)
+    torch.manual_seed(config.training.seed)
+    expected_x = torch.randn(64, config.data.n_features)
+    noise = torch.randn(64, 1) * 0.5
+    assert torch.equal(x, expected_x)
+    assert torch.equal(y, lesson_target(expected_x, config.data.coefficients).unsqueeze(1) + noise)
+
+
 def manual_sgd(model, x, y, *, learning_rate, epochs, reduce) -> list[float]:
     """The lesson's loop as written in the lesson: every epoch's loss, before its update."""
     losses = []
