@@ -9,23 +9,17 @@ at the enabled Train button.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 from playwright.sync_api import Browser, Page
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+from browser_support import LOCAL_OPTIONS, StreamlitServer, launch_args
+
 VIEWPORT = {"width": 1400, "height": 1000}
-RESERVED_PORTS = range(8599, 8660)  # other engineers' servers and browser tests on this machine
 TRAIN_ENABLED = ".st-key-btn_train button:not([disabled])"
 START_VIEW_DRAWN = ".js-plotly-plot .gtitle >> text=Weights at epoch 0"
 RUN_TIMEOUT_MS = 600_000
@@ -67,43 +61,14 @@ FINAL_FRAME_JS = """
 """
 
 
-def free_port() -> int:
-    """A port the kernel says is free, outside the range other engineers use."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
-
-
-class Server:
-    """`streamlit run script` in app_dir, headless on 127.0.0.1; `started` is the perf_counter of the launch."""
+class Server(StreamlitServer):
+    """The app served for timing, without a file watcher; `started` is the perf_counter of the launch.
+    Its log is deleted afterwards, unless something failed (the error may be there)."""
 
     def __init__(self, app_dir: Path, script: str = "app.py", env: dict[str, str] | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-streamlit-", suffix=".log", delete=False)
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(self.port), "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
-            cwd=app_dir, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-        )
-
-    def wait_healthy(self, timeout_s: float = 120) -> None:
-        deadline = time.perf_counter() + timeout_s
-        while time.perf_counter() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.process.returncode}; see {self.log.name}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError(f"streamlit did not answer on {self.url} within {timeout_s} s")
+        handle, log = tempfile.mkstemp(prefix="bench-streamlit-", suffix=".log")
+        os.close(handle)
+        super().__init__(app_dir, Path(log), script, options=LOCAL_OPTIONS, env=env)
 
     def rss_mb(self) -> float:
         return psutil.Process(self.process.pid).memory_info().rss / 2**20
@@ -111,20 +76,10 @@ class Server:
     def cpu_seconds(self) -> dict[int, float]:
         return cpu_seconds([psutil.Process(self.process.pid)])
 
-
-    def __enter__(self) -> Server:
-        return self
-
     def __exit__(self, error_type: type | None, *exc: object) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-        if error_type is None:  # else keep the server's log: the error may be there
-            os.unlink(self.log.name)
+        self.stop()
+        if error_type is None:
+            self.log.unlink()
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
@@ -157,7 +112,7 @@ def chromium() -> list[psutil.Process]:
 
 
 def launch(playwright) -> Browser:
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    return playwright.chromium.launch(headless=True, **launch_args())
 
 
 @dataclass(frozen=True)

@@ -1,42 +1,38 @@
-"""Browser tests: one `streamlit run app.py` for the session, Chromium from the system, and waits
-that follow the app's own signals (script state, DOM mutations, plotly's drawn SVG), never the clock.
+"""Browser tests: one `streamlit run app.py` for the session (and, for tests marked both_servers, a
+second one with Community Cloud's settings), Chromium from the system, and waits that follow the
+app's own signals (script state, DOM mutations, plotly's drawn SVG), never the clock.
 """
 
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-import psutil
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 import snapshot
+from browser_support import CLOUD_BASE_PATH, CLOUD_ENV, LOCAL_OPTIONS, StreamlitServer, launch_args
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).parent / "results"
-SERVER_LOG = RESULTS / "streamlit.log"
-SYSTEM_CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium; scripts/test.sh installs it
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+# How each kind of server is started: as locally (no file watcher), and with what Community Cloud
+# forces (fast reruns, run on save with the file watcher on, no error details, XSRF protection) below
+# a path prefix.
+SERVER_KINDS = {"local": {"options": LOCAL_OPTIONS},
+                "cloud": {"env": CLOUD_ENV, "base_path": CLOUD_BASE_PATH}}
 VIEWPORT = {"width": 1280, "height": 1600}  # tall: Streamlit's main area scrolls inside a container
 # Fixed size, scale, locale, zone and motion: equal runs give equal pixels.
 CONTEXT_ARGS = {"viewport": VIEWPORT, "device_scale_factor": 1, "locale": "en-US", "timezone_id": "UTC",
                 "color_scheme": "light", "reduced_motion": "reduce"}
-RESERVED_PORTS = (range(8599, 8620), range(8640, 8660))  # other engineers' servers on this machine
 BAD_LOG_LINE = re.compile(r"Traceback|Exception|Examining the path of torch\.classes")
-# Streamlit's frontend, opened at /<page>, first tries /<page> as the server's base path and then "/"
-# (getPossibleBaseUris in its UriUtil): two 404s per fresh load of a non-root URL, then it connects.
-HARMLESS_CONSOLE = re.compile(r"^https?://[^/]+/[\w-]+/_stcore/(health|host-config)$")
+# Streamlit's frontend, opened at <base>/<page>, first tries <base>/<page> as the server's base path and
+# then <base> (getPossibleBaseUris in its UriUtil): two 404s per fresh load of a page's URL, then it connects.
+HARMLESS_CONSOLE = re.compile(r"^https?://[^/]+(/[\w-]+)+/_stcore/(health|host-config)$")
 TIMEOUT_MS = 90_000  # generous: the CPU is shared with other test runs
 RERUN_START_S = 15  # a rerun starts within milliseconds of a click
 QUIET_MS = 500  # the DOM must be unchanged this long before we call the app idle
@@ -76,25 +72,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # ------------------------------------------------------------------ server ---
 
 
-def free_port() -> int:
-    """A port the kernel says is free (bind to 0), outside the ranges other engineers use."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if not any(port in reserved for reserved in RESERVED_PORTS):
-            return port
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_servers: run once against the local server and once against a "
+                                       "server with Community Cloud's settings below a path prefix")
 
 
-class Server:
-    """A `streamlit run app.py` we started, and its log."""
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "server_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_servers"):
+        metafunc.parametrize("server_kind", SERVER_KINDS, indirect=True)
 
-    def __init__(self, url: str, process: subprocess.Popen, log: Path):
-        self.url, self.process, self.log = url, process, log
+
+class Server(StreamlitServer):
+    """A `streamlit run app.py` of this session, and the part of its log no test has checked yet."""
+
+    def __init__(self, kind: str, log: Path):
+        super().__init__(ROOT, log, **SERVER_KINDS[kind])
         self.checked = 0  # log characters already checked by a test
 
     def new_log(self) -> str:
-        text = self.log.read_text(errors="replace")
+        text = self.log_text()
         new, self.checked = text[self.checked:], len(text)
         return new
 
@@ -103,72 +99,59 @@ class Server:
         assert not bad, f"the streamlit log ({self.log}) has errors:\n" + "\n".join(bad)
 
 
-def wait_healthy(server: Server, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.process.returncode}:\n{server.log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass  # not listening yet
-        time.sleep(0.1)
-    pytest.fail(f"streamlit was not healthy within {timeout} s; see {server.log}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop the server we started (and any child it made), nothing else."""
-    children = psutil.Process(process.pid).children(recursive=True) if process.poll() is None else []
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    for child in children:
-        if child.is_running():
-            child.kill()
-
-
 @contextmanager
-def run_server(log: Path) -> Iterator[Server]:
+def run_server(kind: str, log: Path) -> Iterator[Server]:
     """Start the app on a free port, wait for its health check, stop it afterwards, then check its log."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", process, log)
+    server = Server(kind, log)
     try:
-        wait_healthy(server)
+        server.wait_healthy(90)
+    except (RuntimeError, TimeoutError) as error:
+        server.stop()
+        pytest.fail(str(error))
+    try:
         yield server
     finally:
-        stop(process)
-    server.assert_clean_log(log.read_text(errors="replace"))
+        server.stop()
+    server.assert_clean_log(server.log_text())
 
 
 @pytest.fixture(scope="session")
-def streamlit_server() -> Iterator[Server]:
-    with run_server(SERVER_LOG) as server:
+def local_server() -> Iterator[Server]:
+    with run_server("local", RESULTS / "streamlit.log") as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def fresh_server() -> Callable[[], AbstractContextManager[Server]]:
-    """Another server of one's own, for what only a server no browser has visited yet shows."""
-    return lambda: run_server(RESULTS / "streamlit-fresh.log")
+def cloud_server() -> Iterator[Server]:
+    with run_server("cloud", RESULTS / "streamlit-cloud.log") as server:
+        yield server
+
+
+@pytest.fixture
+def server_kind(request: pytest.FixtureRequest) -> str:
+    """"local"; a test marked both_servers gets "local" and then "cloud"."""
+    return getattr(request, "param", "local")
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, server_kind: str) -> Server:
+    """The server this test's tabs open."""
+    return request.getfixturevalue(f"{server_kind}_server")
+
+
+@pytest.fixture
+def fresh_server(server_kind: str) -> Callable[[], AbstractContextManager[Server]]:
+    """Another server of one's own, like `server`, for what only a server no browser has visited yet shows."""
+    return lambda: run_server(server_kind, RESULTS / f"streamlit-fresh-{server_kind}.log")
 
 
 @pytest.fixture(autouse=True)
-def server_log_is_clean(streamlit_server: Server) -> Iterator[None]:
+def server_log_is_clean(server: Server) -> Iterator[None]:
     """Blame a server-side error on the test that caused it, not only on the session's end."""
-    streamlit_server.new_log()
+    server.new_log()
     yield
-    streamlit_server.assert_clean_log(streamlit_server.new_log())
+    server.assert_clean_log(server.new_log())
 
 
 # ----------------------------------------------------------------- browser ---
@@ -176,21 +159,12 @@ def server_log_is_clean(streamlit_server: Server) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    args = {**browser_type_launch_args, "args": CHROMIUM_ARGS}
-    if SYSTEM_CHROMIUM.exists():
-        args["executable_path"] = str(SYSTEM_CHROMIUM)
-    return args
+    return {**browser_type_launch_args, **launch_args()}
 
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict) -> dict:
     return {**browser_context_args, **CONTEXT_ARGS}
-
-
-@pytest.fixture(scope="session")
-def base_url(streamlit_server: Server) -> str:
-    """pytest-playwright gives each context this base URL, so tests go to "/train?...". """
-    return streamlit_server.url
 
 
 def wait_idle(page: Page, min_changes: int = 0, quiet_ms: int = QUIET_MS) -> None:
@@ -225,8 +199,8 @@ def fit_viewport(page: Page, target: Locator) -> None:
 class App:
     """One browser tab on the app: navigation, reruns and reads that wait for the app itself."""
 
-    def __init__(self, page: Page):
-        self.page = page
+    def __init__(self, page: Page, base_url: str):
+        self.page, self.base_url = page, base_url
         self.console_errors: list[str] = []
         page.set_default_timeout(TIMEOUT_MS)
         page.context.add_init_script(INIT_SCRIPT)
@@ -238,7 +212,8 @@ class App:
             self.console_errors.append(f"{message.text} ({message.location.get('url')})")
 
     def goto(self, path: str) -> App:
-        self.page.goto(path)
+        """Open `path` below the server's base URL ("/train?seed=7"), or a whole URL (a copied link)."""
+        self.page.goto(self.base_url + path if path.startswith("/") else path)
         wait_idle(self.page, min_changes=1)  # at least one script run has started and ended
         return self
 
@@ -296,20 +271,20 @@ class App:
 
 
 @pytest.fixture
-def app(page: Page) -> Iterator[App]:
-    """The test's tab; afterwards, no exception box on screen and no console errors."""
-    tab = App(page)
+def app(page: Page, server: Server) -> Iterator[App]:
+    """The test's tab on the test's server; afterwards, no exception box on screen and no console errors."""
+    tab = App(page, server.url)
     yield tab
     tab.assert_healthy()
 
 
 @pytest.fixture
-def new_app(new_context: Callable[..., BrowserContext]) -> Iterator[Callable[[], App]]:
+def new_app(new_context: Callable[..., BrowserContext], server: Server) -> Iterator[Callable[[], App]]:
     """A tab in a fresh browser context (no cookies, no session): a shared link opened by someone else."""
     tabs: list[App] = []
 
     def open_tab() -> App:
-        tabs.append(App(new_context().new_page()))
+        tabs.append(App(new_context().new_page(), server.url))
         return tabs[-1]
 
     yield open_tab

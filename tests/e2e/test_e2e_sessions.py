@@ -44,16 +44,16 @@ def test_two_sessions_training_at_once_each_see_their_own_run(new_app):
         assert tab.counter().startswith("Epoch 3000 / 3000")
 
 
-def test_a_closed_tab_stops_its_training_within_two_seconds(new_app, streamlit_server):
+def test_a_closed_tab_stops_its_training_within_two_seconds(new_app, server):
     tab = new_app().goto("/train?epochs=100000&live=false")
     tab.button("btn_train").click()
     tab.page.wait_for_function("() => /Epoch [1-9]\\d* \\/ 100000/.test(document.body.innerText)")
-    busy = server_cpu_percent(streamlit_server, 1.0)
+    busy = server_cpu_percent(server, 1.0)
     # Relative, not absolute: on a loaded machine "flat out" may be well under one core.
     assert busy > 20, f"the server should be training, but used {busy:.0f}% of a core"
     tab.page.context.close()  # the visitor goes away mid-run
     time.sleep(2.0)  # the promise: stopped within a second or two
-    idle = server_cpu_percent(streamlit_server, 1.0)
+    idle = server_cpu_percent(server, 1.0)
     assert idle < min(15, busy / 3), f"training went on after the tab closed: {idle:.0f}% vs {busy:.0f}% of a core"
 
 

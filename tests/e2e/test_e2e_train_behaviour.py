@@ -1,7 +1,12 @@
-"""The Train page in a real browser: live frames, Pause, Step, Reset and the share link."""
+"""The Train page in a real browser: live frames, Pause, Step, Stop, Reset and the share link.
+
+Tests marked both_servers run against the local server and against one with Community Cloud's
+settings (fast reruns, run on save, below a path prefix): the transport and the live charts.
+"""
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 LONG_RUN = "/train?epochs=100000&seed=7"  # lasts seconds: long enough to watch it, pause it and step it
@@ -56,17 +61,6 @@ def train_live_then_pause(app) -> str:
     return paused
 
 
-def test_live_frames_then_pause_holds_and_reset_clears(app):
-    paused = train_live_then_pause(app)
-    app.page.wait_for_timeout(1000)  # what is tested: nothing moves for a second
-    assert app.counter() == paused
-
-    app.click("btn_reset")
-    assert app.counter() == ""
-    expect(app.page.locator(".js-plotly-plot .gtitle")).to_have_text(["Loss", "Weights at epoch 0"])  # the start view
-    expect(app.page.get_by_test_id("stAlertContentInfo")).to_contain_text("Press Train")
-
-
 # Watches the live loss plot for two seconds, once per animation frame (before each paint): which
 # plot divs drew it, whether one was ever out of the page (a blink), which titles it showed.
 WATCH_LIVE_PLOT_JS = """
@@ -94,11 +88,18 @@ PAUSED_LOSS_TEMPLATE_JS = """
 """
 
 
+LOADED_SCRIPTS_JS = "() => performance.getEntriesByType('resource').map((entry) => entry.name)"
+
+
+@pytest.mark.both_servers
 def test_live_frames_update_one_plot_in_place_that_never_blinks(app):
     app.goto(LONG_RUN)
     app.button("btn_train").click()
     app.page.wait_for_function("() => window.__moduleLabPlots?.loss")
     seen = app.page.evaluate(WATCH_LIVE_PLOT_JS)
+    # The live charts import Streamlit's own plotly.js, found below the server's base path, if any.
+    own_plotly = app.base_url + "/static/js/PlotlyChart."
+    assert any(url.startswith(own_plotly) for url in app.page.evaluate(LOADED_SCRIPTS_JS)), own_plotly
     assert seen["plots"] == 1 and seen["titles"] >= 3, seen  # one div, updated frame after frame
     assert seen["missing"] == 0 and seen["painted"] > 30, seen
     assert not seen["interactive"], seen  # a static plot: nothing to hover on a chart redrawn 20 times a second
@@ -128,6 +129,7 @@ def test_charts_say_so_when_plotly_js_cannot_load(app):
     app.console_errors.clear()  # the errors this test caused on purpose
 
 
+@pytest.mark.both_servers
 def test_step_trains_one_epoch_at_a_time(app):
     app.goto("/train?epochs=20&seed=7")
     app.click("btn_step")
@@ -139,13 +141,44 @@ def test_step_trains_one_epoch_at_a_time(app):
     assert app.counter().startswith("Epoch 20 / 20 · ") and app.counter().endswith(" · finished")
 
 
-# Guards runner.fastReruns = false: with it on, the interrupted run went on stepping the same Trainer
-# in its own thread after Pause, so the paused screen said epoch N while the model was at N+2.
-def test_step_after_pause_advances_one_epoch(app):
+# One run for the whole transport (a run costs seconds, and this test runs against both servers).
+# With runner.fastReruns = true (Community Cloud forces it) the interrupted run went on stepping the
+# same Trainer in its own thread after Pause, so the paused screen said epoch N while the model was at N+2.
+@pytest.mark.both_servers
+def test_live_frames_then_pause_holds_step_after_pause_advances_one_epoch_and_reset_clears(app):
     paused = train_live_then_pause(app)
+    app.page.wait_for_timeout(1000)  # what is tested: nothing moves for a second
+    assert app.counter() == paused
+
     app.click("btn_step")
     assert epoch(app.counter()) == epoch(paused) + 1, (paused, app.counter())
 
+    app.click("btn_reset")
+    assert app.counter() == ""
+    expect(app.page.locator(".js-plotly-plot .gtitle")).to_have_text(["Loss", "Weights at epoch 0"])  # the start view
+    expect(app.page.get_by_test_id("stAlertContentInfo")).to_contain_text("Press Train")
+
+
+RUNNING_JS = "() => /Epoch [1-9]\\d* \\/ 100000 · loss \\S+ · running/.test(document.body.textContent)"
+
+
+@pytest.mark.both_servers
+def test_learning_rate_changed_mid_run_applies_then_stop_keeps_the_run(app):
+    app.goto(LONG_RUN)
+    app.button("btn_train").click()  # no wait for idle: the run goes on for seconds
+    app.page.wait_for_function(RUNNING_JS)
+    app.page.locator(".st-key-learning_rate").get_by_role("slider").press("ArrowRight")  # the lesson's 1e-4 -> 2e-4
+    marker = app.page.locator(".js-plotly-plot .annotation-text").filter(has_text="lr=0.0002")
+    expect(marker).to_have_count(1)  # a live frame marks the epoch the change applied from: the run went on
+    app.click("btn_stop")
+    stopped = app.counter()
+    assert stopped.endswith(" · stopped") and "learning_rate=0.0002" in app.page.url, (stopped, app.page.url)
+    expect(marker).to_have_count(1)
+    app.page.wait_for_timeout(1000)  # what is tested: nothing moves after Stop
+    assert app.counter() == stopped
+    # The outcome describes the model the counter describes: its last loss and its epoch.
+    final_loss_text, _, epochs_trained = app.page.get_by_test_id("stMetricValue").all_inner_texts()
+    assert (final_loss_text, int(epochs_trained)) == (re.search(r"loss (\S+)", stopped).group(1), epoch(stopped))
 
 def test_share_link_reproduces_the_run_in_a_fresh_browser(app, new_app):
     app.goto("/train?epochs=30")
@@ -168,6 +201,7 @@ def test_share_link_reproduces_the_run_in_a_fresh_browser(app, new_app):
 # a fresh server ran /train from pages/train.py alone (file names in the sidebar, "train" as the tab's
 # title, no wide layout), so a shared link opened first after a restart showed another app, and what a
 # test saw depended on the tests before it. pages/parts/__init__.py now reruns such a run through app.py.
+@pytest.mark.both_servers
 def test_deep_link_on_a_fresh_server(fresh_server, new_app):
     with fresh_server() as server:
         tab = new_app()
