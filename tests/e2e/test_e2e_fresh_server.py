@@ -18,6 +18,7 @@ new MutationObserver(() => {
 REAL_LISTING = "Home|Layers|Models|Train"
 
 
+@pytest.mark.both_servers
 @pytest.mark.parametrize("path", ["/", "/train?epochs=20"])
 def test_the_real_pages_are_listed_while_torch_loads(fresh_server, new_app, path):
     """Before: the legacy listing of pages/ (app, home, layers, models, train) and the tab title "app" or
