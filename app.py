@@ -14,6 +14,7 @@ pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/layers.py", title="Layers", icon=":material/linear_scale:", url_path="layers"),
     st.Page("pages/models.py", title="Models", icon=":material/stacks:", url_path="models"),
+    st.Page("pages/epoch.py", title="One epoch", icon=":material/zoom_in:", url_path="epoch"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 st.navigation(pages).run()

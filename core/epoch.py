@@ -94,6 +94,7 @@ class EpochWalk:
     device: str
     optimizer: str
     learning_rate: float
+    x_shape: str  # 'torch.Size([100, 3])'
     forward: list[ModuleOutput]  # every module of the Sequential, in order
     loss: LossParts
     graph: Graph
@@ -108,6 +109,15 @@ class EpochWalk:
     @property
     def diverged(self) -> bool:
         return not (np.isfinite(self.loss.loss) and all(np.isfinite(v) for v in self.grad_norms.values()))
+
+
+def moved(epoch: int, phase: str, steps: int, epochs: int) -> tuple[int, str] | None:
+    """(epoch, phase) `steps` phases on (back if negative): after `update` comes the next epoch's
+    `forward`. None outside the run: before epoch 0's forward, or past its last epoch (epochs - 1)."""
+    position = epoch * len(PHASES) + PHASES.index(phase) + steps
+    if not 0 <= position < epochs * len(PHASES):
+        return None
+    return position // len(PHASES), PHASES[position % len(PHASES)]
 
 
 class EpochWalker:
@@ -161,6 +171,7 @@ def walk_epoch(trainer: Trainer) -> EpochWalk:
         device=str(trainer.device),
         optimizer=trainer.config.training.optimizer,
         learning_rate=trainer.learning_rate,
+        x_shape=str(trainer.x.shape),
         forward=forward,
         loss=loss_parts,
         graph=_graph(functions, edges, node_order, parameters),
@@ -301,3 +312,12 @@ def _loss_now(trainer: Trainer) -> float:
 
 def _numpy(tensor: torch.Tensor | None) -> np.ndarray | None:
     return None if tensor is None else tensor.detach().cpu().numpy().copy()
+
+
+def graph_text(graph: Graph) -> str:
+    """The graph as an indented tree, four spaces a level, as the lesson's walk over next_functions prints it."""
+    lines = []
+    for node in graph.nodes:
+        label = f"  -> {node.label}" if node.label else ""
+        lines.append("    " * node.depth + node.name + label)
+    return "\n".join(lines)

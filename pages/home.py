@@ -15,7 +15,10 @@ PAGES = (
     ("pages/models.py", "2 · Models", ":material/stacks:",
      "An `nn.Sequential` of your layers: `print(model)`, `named_parameters()`, `model[0]`, every layer's "
      "gradients, and moving it to a device."),
-    ("pages/train.py", "3 · Train", ":material/model_training:",
+    ("pages/epoch.py", "3 · One epoch", ":material/zoom_in:",
+     "One pass of the training loop, phase by phase: forward, loss, the autograd graph, `zero_grad`, `backward` "
+     "and the update, with the real tensors."),
+    ("pages/train.py", "4 · Train", ":material/model_training:",
      "The lesson's training loop on its data, live: the loss, every weight and gradient, epoch by epoch."),
 )
 
