@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -21,7 +22,7 @@ from core.epoch import PHASES
 if TYPE_CHECKING:
     from core.trainer import Trainer
 
-PAGE = "pages/epoch.py"
+URL_PATH = "epoch"  # app.py's url_path for pages/epoch.py
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,22 @@ def epoch_query(config: Config, epoch: int, phase: str = PHASES[0]) -> dict[str,
     return {**config.to_query_params(), "epoch": str(epoch), "phase": phase}
 
 
+def epoch_url(config: Config, epoch: int, phase: str = PHASES[0]) -> str:
+    """The One epoch page's address relative to another page's ('epoch?...'), so a base path is kept."""
+    return f"{URL_PATH}?{urlencode(epoch_query(config, epoch, phase))}"
+
+
 def inspect_epoch_link(trainer: Trainer) -> None:
-    """On the Train page, paused: a link that opens this run's network at its current epoch, phase by phase."""
+    """On the Train page, paused: a link that opens this run's network at its current epoch, phase by phase.
+
+    A Markdown link, which Streamlit opens in a new tab: the paused run stays in this one.
+    """
     if trainer.uploaded:
         st.caption("An uploaded CSV cannot travel in a link, so the One epoch page cannot replay this run.")
         return
-    st.page_link(PAGE, label="Inspect this epoch", icon=":material/zoom_in:",
-                 query_params=epoch_query(trainer.config, trainer.epoch),
-                 help=f"Walk epoch {trainer.epoch} → {trainer.epoch + 1} of this run phase by phase: forward, loss, "
-                      "the autograd graph, zero_grad, backward and the update.")
+    st.markdown(f"[Inspect this epoch]({epoch_url(trainer.config, trainer.epoch)}): epoch {trainer.epoch} → "
+                f"{trainer.epoch + 1} of this run, phase by phase (forward, loss, the autograd graph, zero_grad, "
+                "backward, update).")
     if trainer.lr_changes:
         st.caption(f"The learning rate changed mid-run; the link replays the run at "
                    f"{trainer.config.training.learning_rate:g} throughout, so its weights differ from these.")
