@@ -27,6 +27,9 @@ from core.trainer import Trainer
 PHASES = ("forward", "loss", "graph", "zero_grad", "backward", "update")
 MAX_GRAPH_NODES = 200  # far more than 4 hidden layers make (~30); a guard, not a limit in practice
 KEPT_WALKS = 2  # the current epoch's walk and the one before, so Back over an epoch costs nothing
+# Rows of each module's output kept for drawing: a heatmap shows at most 32 row blocks, and 10,000
+# samples x 512 units x 8 modules would keep 160 MB per walk in the session; this keeps at most 17 MB.
+MAX_KEPT_SAMPLES = 1024
 
 
 @dataclass(frozen=True)
@@ -36,16 +39,11 @@ class ModuleOutput:
     name: str  # index in the Sequential: "0", "1", ...
     module: str  # print(module): 'Linear(in_features=3, out_features=32, bias=True)', 'ReLU()'
     kind: str  # 'Linear', 'ReLU', ...
-    output: np.ndarray  # (n_samples, units)
+    output: np.ndarray  # (samples kept, units): the first MAX_KEPT_SAMPLES rows
+    samples: int  # rows of the whole output, n_samples
     shape: str  # as torch prints it: 'torch.Size([100, 32])'
     printed: str  # print(output), summarised by torch for large tensors
-
-    @property
-    def dead_units(self) -> list[int]:
-        """Units of an activation that output exactly 0 for every sample: a dead ReLU passes no gradient back."""
-        if self.kind == "Linear":
-            return []
-        return np.flatnonzero(np.all(self.output == 0, axis=0)).tolist()
+    dead_units: list[int]  # an activation's units that output exactly 0 for every sample: dead ReLUs
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,10 @@ def moved(epoch: int, phase: str, steps: int, epochs: int) -> tuple[int, str] | 
 
 
 class EpochWalker:
-    """A config's run, walked one epoch at a time; the Trainer is kept, so the next epoch costs one step."""
+    """A config's run, walked one epoch at a time; the Trainer is kept, so the next epoch costs one step.
+
+    A walk costs about two training steps: the walk's own forward and backward, then Trainer.step.
+    """
 
     def __init__(self, config: Config):
         self.config = config
@@ -136,6 +137,12 @@ class EpochWalker:
             while len(self._walks) > KEPT_WALKS:
                 del self._walks[max(self._walks, key=lambda e: abs(e - epoch))]
         return self._walks[epoch]
+
+    def steps_before(self, epoch: int) -> int:
+        """Training steps walk(epoch) takes before its walk: 0 when it is kept or the run is there."""
+        if epoch in self._walks:
+            return 0
+        return epoch - self.trainer.epoch if self.trainer.epoch <= epoch else epoch
 
     def _advance_to(self, epoch: int) -> None:
         if self.trainer.epoch > epoch:
@@ -195,8 +202,11 @@ def _recording_outputs(model: nn.Sequential):
 
     def hook(name: str, module: nn.Module) -> Callable:
         def record(_module, _inputs, output: torch.Tensor) -> None:
-            outputs.append(ModuleOutput(name, str(module), type(module).__name__, _numpy(output),
-                                        str(output.shape), str(output.detach())))
+            kind = type(module).__name__
+            # A dead ReLU unit gives 0 for every sample, so it passes no gradient back.
+            dead = [] if kind == "Linear" else torch.nonzero((output == 0).all(dim=0)).flatten().tolist()
+            outputs.append(ModuleOutput(name, str(module), kind, _numpy(output[:MAX_KEPT_SAMPLES]), output.shape[0],
+                                        str(output.shape), str(output.detach()), dead))
         return record
 
     handles = [module.register_forward_hook(hook(name, module)) for name, module in model.named_children()]

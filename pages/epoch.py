@@ -39,6 +39,10 @@ def walk_of(asked: Request) -> EpochWalk:
     if walker is None or walker.config != asked.config:
         walker = st.session_state.epoch_walker = EpochWalker(asked.config)
     try:
+        if steps := walker.steps_before(asked.epoch):
+            with st.spinner(f"Training {steps} epoch{'s' if steps != 1 else ''} from the seed to reach epoch "
+                            f"{asked.epoch}, as the Train page did…"):
+                return walker.walk(asked.epoch)
         return walker.walk(asked.epoch)
     except ValueError as error:  # the run diverged before this epoch
         st.error(f"{str(error).capitalize()}. Go back to an earlier epoch, or use a smaller learning rate.")

@@ -9,7 +9,7 @@ from torch import nn
 
 from core.config import ACTIVATIONS, Config, DataConfig, ModelConfig
 from core.device import cuda_unavailable_reason
-from core.epoch import PHASES, EpochWalker, graph_text, moved, walk_epoch
+from core.epoch import MAX_KEPT_SAMPLES, PHASES, EpochWalker, graph_text, moved, walk_epoch
 from core.trainer import Trainer
 
 SMALL = dict(n_samples=20, hidden_sizes="5, 4")
@@ -90,6 +90,18 @@ def test_a_relu_unit_that_outputs_zero_for_every_sample_is_dead():
     assert walk.forward[1].dead_units == np.flatnonzero((relu == 0).all(axis=0)).tolist()
     assert walk.forward[1].dead_units, "seed 3 has a dead unit at the start"
     assert walk.forward[0].dead_units == []
+
+
+def test_large_batches_keep_the_first_rows_and_find_dead_units_over_all_samples():
+    config = Config().replace(n_samples=3000, hidden_sizes="16", seed=3)
+    walk = EpochWalker(config).walk(0)
+    x, _, model, _ = lesson_epochs(config, 0)
+    with torch.no_grad():
+        relu = model[1](model[0](x))
+    assert walk.forward[1].output.shape == (MAX_KEPT_SAMPLES, 16) and walk.forward[1].samples == 3000
+    assert walk.forward[1].shape == "torch.Size([3000, 16])"
+    close(walk.forward[1].output, relu[:MAX_KEPT_SAMPLES].numpy())
+    assert walk.forward[1].dead_units == torch.nonzero((relu == 0).all(dim=0)).flatten().tolist()
 
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
@@ -200,7 +212,10 @@ def test_no_hidden_layer_is_one_linear():
 
 def test_walking_back_replays_the_run_and_the_trainer_is_not_stepped_twice():
     walker = EpochWalker(Config().replace(**SMALL))
+    assert walker.steps_before(6) == 6
     later = walker.walk(6)
+    assert walker.steps_before(6) == 0 and walker.steps_before(7) == 0 and walker.steps_before(9) == 2
+    assert walker.steps_before(2) == 2  # back: replayed from the seed
     again = walker.walk(2)
     fresh = EpochWalker(Config().replace(**SMALL)).walk(2)
     assert again.loss.loss == fresh.loss.loss and later.epoch == 6 and again.epoch == 2

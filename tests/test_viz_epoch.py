@@ -51,7 +51,7 @@ def test_graph_numbers_the_nodes_in_backward_order_on_request():
 
 def module(name, kind, output):
     dead = np.flatnonzero((output == 0).all(axis=0)).tolist() if kind != "Linear" else []
-    return SimpleNamespace(name=name, kind=kind, output=output, dead_units=dead)
+    return SimpleNamespace(name=name, kind=kind, output=output, samples=len(output), dead_units=dead)
 
 
 def test_forward_puts_each_activation_beside_its_linear_and_marks_dead_units():
@@ -83,6 +83,10 @@ def test_large_tensors_are_pooled_to_32_a_side_and_dead_units_find_their_block()
     cross = [t for t in fig.data if t.type == "scatter"][0]
     assert list(cross.x) == ["288:304"]  # unit 300's block of 16
     assert heatmap.texttemplate is None  # too many cells to print
+    assert fig.layout.title.text.startswith("Forward: each module's output, samples × units · pooled")
+    kept = SimpleNamespace(name="1", kind="ReLU", output=output[:100], samples=10_000, dead_units=[])
+    fig = figures.forward_figure([kept])
+    assert "the first 100 samples" in fig.layout.title.text and fig.layout.annotations[0].text == "model[1] ReLU (10000, 512)"
 
 
 def test_small_tensors_print_their_values():

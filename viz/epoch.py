@@ -29,10 +29,9 @@ class ModuleOutputLike(Protocol):
 
     name: str
     kind: str
-    output: np.ndarray  # (n_samples, units)
-
-    @property
-    def dead_units(self) -> list[int]: ...
+    output: np.ndarray  # (samples kept, units)
+    samples: int  # rows of the whole output
+    dead_units: list[int]
 
 
 class LossLike(Protocol):
@@ -194,23 +193,23 @@ def panels_figure(rows: Sequence[Sequence[Panel | None]], *, title: str, column_
     return figure
 
 
-def _shape(values: np.ndarray) -> str:
-    return "(" + ", ".join(str(n) for n in np.shape(values)) + ")"
-
-
 def forward_figure(outputs: Sequence[ModuleOutputLike], *, max_side: int = MAX_SIDE) -> go.Figure:
     """Each Linear's output (samples x units) with its activation's output beside it; dead units marked ×."""
     rows: list[list[Panel | None]] = []
     for module in outputs:
         dead = module.dead_units
         note = f" · {len(dead)} dead ×" if dead else ""
-        panel = Panel(f"model[{module.name}] {module.kind} {_shape(module.output)}{note}", module.output, dead)
+        shape = f"({module.samples}, {np.shape(module.output)[1]})"
+        panel = Panel(f"model[{module.name}] {module.kind} {shape}{note}", module.output, dead)
         if module.kind == "Linear" or not rows:
             rows.append([panel])
         else:
             rows[-1].append(panel)
-    return panels_figure(rows, title="Forward: each module's output, samples × units",
-                         max_side=max_side)
+    title = "Forward: each module's output, samples × units"
+    kept = min((len(module.output) for module in outputs), default=0)
+    if any(module.samples > kept for module in outputs):
+        title += f" · the first {kept:,} samples"
+    return panels_figure(rows, title=title, max_side=max_side)
 
 
 def loss_figure(parts: LossLike, *, max_side: int = MAX_SIDE) -> go.Figure:
