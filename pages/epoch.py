@@ -34,20 +34,29 @@ def request() -> Request:
 
 
 def walk_of(asked: Request) -> EpochWalk:
-    """This session's walk of the epoch; the run is kept, so the next epoch costs one training step."""
+    """This session's walk of the epoch, or the reason there is none."""
+    try:
+        return _walk(asked)
+    except ValueError as error:  # the run diverged before this epoch
+        st.error(f"{str(error).capitalize()}. Go back to an earlier epoch, or use a smaller learning rate.")
+    except RuntimeError as error:  # CUDA out of memory, a lost device
+        st.session_state.epoch_walker = None  # its run may have stopped halfway through a step
+        st.error(f"Could not walk this epoch on {asked.config.training.device}: {error}.")
+    st.stop()
+    raise AssertionError("unreachable: st.stop raises")
+
+
+def _walk(asked: Request) -> EpochWalk:
+    """The walker (its run) is kept in the session, so Next into the next epoch costs one training step."""
     walker = st.session_state.get("epoch_walker")
     if walker is None or walker.config != asked.config:
         walker = st.session_state.epoch_walker = EpochWalker(asked.config)
-    try:
-        if steps := walker.steps_before(asked.epoch):
-            with st.spinner(f"Training {steps} epoch{'s' if steps != 1 else ''} from the seed to reach epoch "
-                            f"{asked.epoch}, as the Train page did…"):
-                return walker.walk(asked.epoch)
+    steps = walker.steps_before(asked.epoch)
+    if not steps:
         return walker.walk(asked.epoch)
-    except ValueError as error:  # the run diverged before this epoch
-        st.error(f"{str(error).capitalize()}. Go back to an earlier epoch, or use a smaller learning rate.")
-        st.stop()
-        raise  # unreachable: st.stop raises
+    with st.spinner(f"Training {steps} epoch{'s' if steps != 1 else ''} from the seed to reach epoch {asked.epoch}, "
+                    "as the Train page did…"):
+        return walker.walk(asked.epoch)
 
 
 def go(asked: Request, steps: int) -> None:

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import LIMITS, Config
 from core.device import cuda_unavailable_reason
-from core.epoch import PHASES
+from core.epoch import PHASES, EpochWalker
 from core.trainer import Trainer
 from pages.parts.epoch_link import read_request
 
@@ -150,6 +150,16 @@ def test_without_settings_in_the_link_it_takes_the_train_pages():
 def test_a_run_that_diverged_before_the_epoch_says_so():
     at = open_page(learning_rate="1", epoch="30")
     assert "diverged at epoch" in errors(at) and "smaller learning rate" in errors(at)
+
+
+def test_a_failure_while_walking_is_a_message_not_a_traceback(monkeypatch):
+    def out_of_memory(self, epoch):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(EpochWalker, "walk", out_of_memory)
+    at = open_page(**SMALL)
+    assert "Could not walk this epoch on cpu: CUDA out of memory." in errors(at)
+    assert at.session_state["epoch_walker"] is None
 
 
 def inspect_link_script() -> None:
