@@ -16,6 +16,7 @@ from core.trainer import Trainer
 from pages.parts.epoch_link import read_request
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "epoch.py")
+TRAIN_PAGE = Path(__file__).parent.parent / "pages" / "train.py"
 SMALL = {"hidden_sizes": "8", "n_samples": "20", "epochs": "5"}
 
 
@@ -182,3 +183,17 @@ def test_the_train_pages_link_carries_its_config_and_epoch():
     asked = read_request(dict(parse_qsl(url.query)), {}, LIMITS)
     assert asked.config == Config().replace(epochs=5, hidden_sizes="4") and asked.epoch == 2
     assert asked.phase == "forward" and not asked.errors
+
+
+@pytest.mark.skipif("inspect_epoch_link" not in TRAIN_PAGE.read_text(), reason="the Train page has no link yet")
+def test_a_paused_train_pages_link_opens_its_weights():
+    train = AppTest.from_file(str(TRAIN_PAGE), default_timeout=60).run()
+    for _ in range(3):
+        train.button(key="btn_step").click().run()
+    assert not train.exception and train.session_state.status == "paused"
+    link = next(m.value for m in train.markdown if m.value.startswith("[Inspect this epoch]"))
+    asked = read_request(dict(parse_qsl(urlsplit(link[link.index("(") + 1:link.index(")")]).query)), {}, LIMITS)
+    walk = EpochWalker(asked.config).walk(asked.epoch)
+    assert asked.epoch == 3
+    for update in walk.updates:  # the weights the One epoch page starts from are the paused run's
+        assert (update.old == train.session_state.trainer.parameters[update.name].detach().numpy()).all()
