@@ -209,13 +209,13 @@ def app() -> AppTest:
 
 def test_home_is_the_default_page_with_a_card_per_page(app):
     assert app.title[0].value == "Module Lab"
-    assert [link.proto.label for link in app.get("page_link")] == ["1 · Layers", "2 · Models", "3 · Train"]
+    assert [link.proto.label for link in app.get("page_link")] == ["1 · Layers", "2 · Models", "3 · One epoch", "4 · Train"]
     assert chart_titles(app) == ["The network of the Train page's defaults: 3 → 32 → 1"]
 
 
 def test_every_page_renders_through_the_app(app):
-    for path, title in [("pages/layers.py", "Layers"), ("pages/models.py", "Models"), ("pages/train.py", "Train"),
-                        ("pages/home.py", "Module Lab")]:
+    for path, title in [("pages/layers.py", "Layers"), ("pages/models.py", "Models"), ("pages/epoch.py", "One epoch"),
+                        ("pages/train.py", "Train"), ("pages/home.py", "Module Lab")]:
         app.switch_page(path).run()
         assert not app.exception and app.title[0].value.startswith(title)
 

@@ -28,6 +28,9 @@ PAGES = (
     PageEntry("pages/models.py", "Models", ":material/stacks:", "models",
               "An `nn.Sequential` of your layers: `print(model)`, `named_parameters()`, `model[0]`, every "
               "layer's gradients, and moving it to a device."),
+    PageEntry("pages/epoch.py", "One epoch", ":material/zoom_in:", "epoch",
+              "One pass of the training loop, phase by phase: forward, loss, the autograd graph, `zero_grad`, "
+              "`backward` and the update, with the real tensors."),
     PageEntry("pages/train.py", "Train", ":material/model_training:", "train",
               "The lesson's training loop on its data, live: the loss, every weight and gradient, epoch by epoch."),
 )

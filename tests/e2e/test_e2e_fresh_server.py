@@ -15,7 +15,7 @@ new MutationObserver(() => {
   if (window.__states.at(-1) !== state) window.__states.push(state);
 }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
 """
-REAL_LISTING = "Home|Layers|Models|Train"
+REAL_LISTING = "Home|Layers|Models|One epoch|Train"
 
 
 @pytest.mark.both_servers

@@ -1,0 +1,47 @@
+"""The One epoch page in a real browser: the graph's nodes, the six phases with Next and Back, a screenshot each."""
+
+import re
+
+from playwright.sync_api import expect
+
+PHASES = ("forward", "loss", "graph", "zero_grad", "backward", "update")
+HEADINGS = ("1 · forward", "2 · loss", "3 · the autograd graph", "4 · zero_grad", "5 · backward", "6 · update")
+
+
+def main(app):
+    return app.page.get_by_test_id("stMainBlockContainer")
+
+
+def chart_text(app) -> str:
+    """Every word drawn inside the plotly charts' SVG (node labels, titles)."""
+    return " ".join(app.page.locator(".js-plotly-plot text").all_text_contents())
+
+
+def test_the_graph_phase_draws_the_losses_autograd_graph(app):
+    app.goto("/epoch?phase=graph")
+    expect(main(app).get_by_role("heading", name="3 · the autograd graph")).to_be_visible()
+    drawn = chart_text(app)
+    for node in ("SumBackward0", "PowBackward0", "SubBackward0", "AddmmBackward0", "ReluBackward0", "TBackward0",
+                 "AccumulateGrad", "0.weight", "0.bias", "2.weight", "2.bias"):
+        assert node in drawn, node
+    assert app.page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 2  # edges and nodes
+    text = main(app).inner_text()
+    for word in ("forward", "backward", "zero_grad", "sub_"):
+        assert word in text, word
+
+
+def test_next_walks_six_phases_and_back_returns(app, assert_snapshot):
+    app.goto("/epoch")
+    seen = []
+    for phase, heading in zip(PHASES, HEADINGS):
+        expect(main(app).get_by_role("heading", name=heading)).to_be_visible()
+        assert re.search(rf"phase={phase}(&|$)", app.page.url)
+        seen.append(main(app).inner_text() + chart_text(app))
+        assert_snapshot(main(app), f"epoch_{phase}_main")
+        app.click("epoch_next")
+    assert len(set(seen)) == len(PHASES)  # each click changed what is shown
+    expect(main(app).get_by_role("heading", name="1 · forward")).to_be_visible()
+    assert "epoch=1" in app.page.url and "Epoch 1 → 2 of 200" in main(app).inner_text()
+    app.click("epoch_back")
+    expect(main(app).get_by_role("heading", name="6 · update")).to_be_visible()
+    assert main(app).inner_text() + chart_text(app) == seen[-1]
