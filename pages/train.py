@@ -12,6 +12,7 @@ from core.device import cuda_unavailable_reason
 from core.trainer import Trainer, seconds_per_epoch
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
+from pages.parts.epoch_link import inspect_epoch_link
 from pages.parts.flush import before_rerun
 from pages.parts.live_view import LiveView, first_frame, start_frame, train_live
 from pages.parts.train_data import plain
@@ -156,6 +157,8 @@ if training:
 elif trainer is not None:
     live_view.draw(trainer)
     show_outcome(trainer)
+    if st.session_state.status == state.Status.PAUSED:
+        inspect_epoch_link(trainer)
 show_model_summary()
 show_device_timing()
 show_code()
