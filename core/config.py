@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -53,10 +52,6 @@ class Limits:
                     raise ConfigError({f"MODULE_LAB_{f.name.upper()}": f"{raw!r} is not a positive integer"})
                 overrides[f.name] = value
         return cls(**overrides)
-
-    @classmethod
-    def from_env(cls) -> Limits:
-        return cls.from_mapping(os.environ)
 
 
 @dataclass(frozen=True)

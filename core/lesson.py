@@ -18,7 +18,7 @@ from torch import nn
 
 from core.config import ACTIVATIONS, MAX_SEED, ConfigError
 from core.device import resolve_device, tensor_table, type_label
-from core.trainer import _SEED_LOCK, LayerState
+from core.trainer import SEED_LOCK, LayerState
 
 MAX_FEATURES = 512  # per side of an nn.Linear, the Train page's max_units
 MAX_BATCH = 1000  # rows of x
@@ -110,7 +110,7 @@ class LinearSpec:
 def _linear_run(spec: LinearSpec) -> tuple[nn.Linear, torch.Tensor]:
     """The layer, then x (batch, in_features), drawn from one seed in this order."""
     spec.check()
-    with _SEED_LOCK:
+    with SEED_LOCK:
         torch.manual_seed(spec.seed)
         layer = nn.Linear(spec.in_features, spec.out_features)
         x = torch.randn(spec.batch, spec.in_features)
@@ -342,7 +342,7 @@ def _module(layer: LayerSpec) -> nn.Module:
 def _sequential_run(spec: SequentialSpec) -> tuple[nn.Sequential, torch.Tensor]:
     """The model, then x (batch, in_features of the first Linear), from one seed in this order."""
     spec.check()
-    with _SEED_LOCK:
+    with SEED_LOCK:
         torch.manual_seed(spec.seed)
         model = nn.Sequential(*[_module(layer) for layer in spec.layers])
         x = torch.randn(spec.batch, spec.in_features)

@@ -26,7 +26,7 @@ from core.device import resolve_device, torch_threads, use_torch_threads
 from core.model import build_model, linear_layers
 
 # torch.manual_seed sets one process-wide generator; sessions build runs in parallel threads.
-_SEED_LOCK = threading.Lock()
+SEED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def build_run(
     `data` is uploaded (x, y) of shapes (n, features) and (n, 1); without it the lesson's
     synthetic data is drawn from the config.
     """
-    with _SEED_LOCK:
+    with SEED_LOCK:
         torch.manual_seed(config.training.seed)
         if data is None:
             x, y = make_data(config.data)

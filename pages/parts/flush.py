@@ -1,15 +1,14 @@
 """Let a run's last frame reach the browser, and be drawn, before `st.rerun()` starts the next run.
 
-1. A new run clears the messages of the old one still queued for the browser (Streamlit 1.67,
-   AppSession._clear_queue on SCRIPT_STARTED). The final frame, drawn just before `st.rerun()`, was
-   dropped in about one run in five on two busy cores, and the browser waited ~0.5 s longer for
-   the rerun's charts. Reading the queue needs Streamlit's internals; tests/test_flush.py checks
+1. A new run clears the old run's messages still queued for the browser (Streamlit 1.67,
+   AppSession._clear_queue on SCRIPT_STARTED), so the page first waits until the queue is empty.
+   Without the wait, about one run in five lost its final frame and the browser waited ~0.5 s more
+   for the rerun's charts. Reading the queue needs Streamlit's internals; tests/test_flush.py checks
    they are still there.
-2. Sent is not drawn: the browser applies deltas as they come, and the rerun's, close behind, were
-   applied first, so the final frame's chart waited for them or was never mounted at all (live
-   drawing off, click to last frame: 3 runs in 24 took 0.9-1.3 s instead of 0.3-0.7 s). A head
-   start of 0.1 s, which nobody sees, made that 0 in 24; medians 0.53 -> 0.27 s (200 epochs),
-   0.69 -> 0.67 s (5,000).
+2. Sent is not drawn: the browser applies deltas as they come, and the rerun's, close behind, went
+   first. A head start of 0.1 s, which nobody sees, lets it draw the final frame: click to last frame
+   with live drawing off, 3 of 24 runs took 0.9-1.3 s without it and 0 of 24 with it (medians 0.53
+   -> 0.27 s for 200 epochs).
 """
 
 from __future__ import annotations

@@ -217,7 +217,7 @@ def test_deep_link_on_a_fresh_server(fresh_server, new_app):
 def test_a_figure_the_plot_already_shows_is_not_drawn_again(page):
     """pages/parts/live_chart.py's code with a stand-in plotly.js: a run's first frame from epoch 0 is
     the start view again, and the browser skips it (the weights alone are ~30 ms of plotly work)."""
-    from pages.parts.live_chart import _JS
+    from pages.parts.live_chart import _JS  # the component's code, pages/parts/live_chart.js
 
     page.set_content("<div id='host'></div>")
     page.evaluate("""async (code) => {
