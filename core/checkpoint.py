@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from core.config import FIELDS, LIMITS, Config, ConfigError, Limits, parse_config
+from core.config import FIELDS, LIMITS, Config, ConfigError, Limits, parse_config, shown
 from core.model import build_model
 from core.trainer import Trainer
 
@@ -126,25 +127,30 @@ def metrics_csv(trainer: Trainer) -> str:
 
 def load_checkpoint(data: bytes, limits: Limits = LIMITS, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Checkpoint:
     """Read and check a checkpoint made by save_checkpoint; CheckpointError if anything is off."""
-    payload = _unpickle(data, max_bytes)
+    payload = _unpickle(data, limits, max_bytes)
     config = _config(payload.get("config"), limits)
     # Shapes and dtypes only: the meta device allocates nothing and draws nothing from the
     # global generator that Trainer seeds under its lock.
     with torch.device("meta"):
         expected = build_model(config.model, config.data.n_features).state_dict()
-    state_dict = _state_dict(payload.get("state_dict"), expected)
-    losses, learning_rates, grad_norms = _history(payload.get("history"), list(expected))
+    losses, learning_rates, grad_norms = _history(payload.get("history"), list(expected), config.training.epochs)
     epochs = len(losses)
+    diverged_at = _diverged_at(payload.get("diverged_at"), epochs)
+    _check_finite_history(losses, learning_rates, grad_norms, diverged_at)
+    state_dict = _state_dict(payload.get("state_dict"), expected)
+    optimizer_state = _optimizer_state(payload.get("optimizer_state"), config.training.optimizer, expected)
+    if diverged_at is None:  # a diverged run keeps the weights it stopped with, whatever they are
+        _check_finite(state_dict, optimizer_state)
     return Checkpoint(
         config=config,
         state_dict=state_dict,
-        optimizer_state=_optimizer_state(payload.get("optimizer_state"), config.training.optimizer, expected),
+        optimizer_state=optimizer_state,
         learning_rate=_learning_rate(payload.get("learning_rate"), "learning_rate"),
         losses=losses,
         learning_rates=learning_rates,
         grad_norms=grad_norms,
         lr_changes=_lr_changes(payload.get("lr_changes"), epochs),
-        diverged_at=_diverged_at(payload.get("diverged_at"), epochs),
+        diverged_at=diverged_at,
     )
 
 
@@ -164,13 +170,20 @@ def restore_trainer(checkpoint: Checkpoint) -> Trainer:
     return trainer
 
 
-def _unpickle(data: bytes, max_bytes: int) -> dict:
+def _unpickle(data: bytes, limits: Limits, max_bytes: int) -> dict:
     if not data:
         raise CheckpointError("the file is empty")
     if len(data) > max_bytes:
         raise CheckpointError(f"the file is {len(data) / 1e6:.1f} MB, over the cap of {max_bytes / 1e6:g} MB")
     try:
-        _check_archive(data)
+        pickled = _check_archive(data, limits)
+    except CheckpointError:
+        raise
+    except Exception as error:  # arbitrary bytes fail inside zipfile in many ways; each means "refuse"
+        raise CheckpointError(REFUSED) from error
+    _check_pickle(pickled, limits)
+    del pickled  # torch reads its own copy
+    try:
         payload = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as error:  # arbitrary bytes fail inside zipfile and torch in many ways; each means "refuse"
         raise CheckpointError(REFUSED) from error
@@ -186,13 +199,91 @@ def _plain_equal(value: object, expected: str | int) -> bool:
     return type(value) is type(expected) and value == expected
 
 
-def _check_archive(data: bytes) -> None:
-    """torch.save writes an uncompressed zip: refuse compressed or oversized entries before torch
-    reads them, so that a small upload can't unpack to gigabytes."""
+def _check_archive(data: bytes, limits: Limits) -> bytes:
+    """torch.save writes an uncompressed zip: refuse compressed or oversized entries, and tensors
+    larger than the largest network allowed, before torch reads them. Returns the pickle, data.pkl."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         entries = archive.infolist()
-    if any(e.compress_type != zipfile.ZIP_STORED for e in entries) or sum(e.file_size for e in entries) > len(data):
-        raise CheckpointError(REFUSED)
+        if any(e.compress_type != zipfile.ZIP_STORED for e in entries) or sum(e.file_size for e in entries) > len(data):
+            raise CheckpointError(REFUSED)
+        names = [e.filename for e in entries]
+        pickles = [name for name in names if name.rsplit("/", 1)[-1] == "data.pkl"]
+        if len(pickles) != 1 or len(set(names)) != len(names):  # the one torch reads is the one checked
+            raise CheckpointError(REFUSED)
+        tensor_bytes = sum(e.file_size for e in entries if "/data/" in e.filename)
+        if tensor_bytes > _max_tensor_bytes(limits):
+            raise CheckpointError(
+                f"the checkpoint's tensors hold {tensor_bytes / 1e6:.1f} MB, more than the largest network this "
+                f"server allows ({limits.max_parameters:,} parameters, with Adam's two moments: "
+                f"{_max_tensor_bytes(limits) / 1e6:.1f} MB)"
+            )
+        return archive.read(pickles[0])
+
+
+def _max_tensor_bytes(limits: Limits) -> int:
+    """float32 weights and Adam's two moments per parameter, and Adam's step count per parameter tensor."""
+    return 3 * 4 * limits.max_parameters + 4 * 2 * (limits.max_hidden_layers + 1)
+
+
+# What torch.save writes for a Module Lab checkpoint, and nothing else. torch's weights_only
+# unpickler also lets a pickle call bytearray(n) or torch.FloatTensor(n): a 1 KB file allocated
+# 300 MB. Opcode -> bytes of its argument; None: read by _check_pickle.
+_OPCODES: dict[int, int | None] = {
+    **{ord(code): 0 for code in "}(]e)atsuQ\x89\x88RN\x85\x86\x87"},  # containers, tuples, bools, None, calls
+    0x80: 1, ord("K"): 1, ord("M"): 2, ord("J"): 4, ord("G"): 8,  # PROTO, BININT1/2, BININT, BINFLOAT
+    ord("q"): 1, ord("r"): 4,  # BINPUT, LONG_BINPUT
+    ord("h"): 1, ord("j"): 4,  # BINGET, LONG_BINGET: a reference to a value already made
+    ord("X"): None, 0x8A: None, ord("c"): None, ord("."): None,  # BINUNICODE, LONG1, GLOBAL, STOP
+}
+_GETS = {ord("h"), ord("j")}
+# A storage class only names a dtype; others than float32 are let through to be refused by name.
+_STORAGES = ("Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool")
+_GLOBALS = {b"torch._utils\n_rebuild_tensor_v2", b"collections\nOrderedDict",
+            *(f"torch\n{kind}Storage".encode() for kind in _STORAGES)}
+MAX_REFERENCES = 2_000  # a checkpoint of the largest network makes ~300; a memo bomb, millions
+MAX_TEXT = 1_000  # characters in one string: field names, parameter names, config text
+
+
+def _max_values(limits: Limits) -> int:
+    """Pickle opcodes in a checkpoint at the caps: a history row per epoch of the loss, the lr and two
+    gradient norms per Linear layer, plus a few thousand for the config and the tensors' records."""
+    return limits.max_epochs * (2 + 2 * (limits.max_hidden_layers + 1)) + 20_000
+
+
+def _check_pickle(pickled: bytes, limits: Limits) -> None:
+    """Walk data.pkl's opcodes without making any object: refuse what Module Lab never writes, and
+    more values than a run within the caps holds, before torch's unpickler materialises them (a
+    15 MB pickle of 7.5 million references to one float took the server from 434 to 2,499 MB)."""
+    position, count, references, budget = 0, 0, 0, _max_values(limits)
+    while position < len(pickled):
+        code, position, count = pickled[position], position + 1, count + 1
+        size = _OPCODES.get(code, -1)
+        if count > budget:
+            raise CheckpointError(f"the checkpoint holds over {budget:,} values, more than a run within this "
+                                  f"server's caps can have ({limits.max_epochs:,} epochs); refused before reading them")
+        if size is not None and size >= 0:
+            position += size
+            references += code in _GETS
+            if references > MAX_REFERENCES:
+                raise CheckpointError(f"the checkpoint repeats values by reference over {MAX_REFERENCES:,} times, "
+                                      "which Module Lab never writes; refused before reading them")
+        elif code == ord("X") or code == 0x8A:  # BINUNICODE: 4-byte length; LONG1: 1-byte length
+            width = 4 if code == ord("X") else 1
+            length = int.from_bytes(pickled[position:position + width], "little")
+            if length > MAX_TEXT:
+                raise CheckpointError(f"the checkpoint holds a text or number of {length:,} bytes; "
+                                      f"at most {MAX_TEXT:,} are allowed")
+            position += width + length
+        elif code == ord("c"):
+            end = pickled.find(b"\n", pickled.find(b"\n", position) + 1)
+            if end < 0 or pickled[position:end] not in _GLOBALS:
+                raise CheckpointError(REFUSED)
+            position = end + 1
+        elif code == ord("."):
+            return
+        else:
+            raise CheckpointError(REFUSED)
+    raise CheckpointError(REFUSED)  # no STOP: a truncated pickle
 
 
 def _config(raw: object, limits: Limits) -> Config:
@@ -226,7 +317,7 @@ def _state_dict(raw: object, expected: dict[str, torch.Tensor]) -> dict[str, tor
         _check_tensor(f"weight {name!r}", raw[name], want.shape, want.dtype)
     extra = [name for name in raw if name not in expected]
     if extra:
-        raise CheckpointError(f"weight {extra[0]!r} is not part of the config's network ({', '.join(expected)})")
+        raise CheckpointError(f"weight {shown(extra[0])} is not part of the config's network ({', '.join(expected)})")
     return {name: raw[name] for name in expected}
 
 
@@ -265,26 +356,65 @@ def _has_keys(raw: object, keys: list[str] | list[int]) -> bool:
     return isinstance(raw, dict) and all(type(key) in (str, int) for key in raw) and set(raw) == set(keys)
 
 
-def _history(raw: object, names: list[str]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def _history(raw: object, names: list[str], max_epochs: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The per-epoch columns; no longer than the config's epochs (a run stops there)."""
     if not isinstance(raw, dict):
         raise CheckpointError("the checkpoint has no history")
-    losses = _floats(raw.get("losses"), "losses")
-    learning_rates = _floats(raw.get("learning_rates"), "learning_rates")
+    losses = raw.get("losses")
+    if isinstance(losses, list) and len(losses) > max_epochs:
+        raise CheckpointError(f"the history has {len(losses):,} epochs, more than the config's {max_epochs:,}")
+    losses = _floats(losses, "losses")
+    learning_rates = _floats(raw.get("learning_rates"), "learning_rates", len(losses))
     norms = raw.get("grad_norms")
     if not _has_keys(norms, names) or list(norms) != names:
         raise CheckpointError(f"the history's gradient norms should be for {', '.join(names)}, in that order")
-    grad_norms = {name: _floats(norms[name], f"grad_norms {name!r}") for name in names}
-    columns = {"learning rates": learning_rates, **{f"gradient norms of {n!r}": c for n, c in grad_norms.items()}}
-    for what, column in columns.items():
-        if len(column) != len(losses):
-            raise CheckpointError(f"the history is inconsistent: {len(losses)} losses but {len(column)} {what}")
+    grad_norms = {name: _floats(norms[name], f"grad_norms {name!r}", len(losses)) for name in names}
     return losses, learning_rates, grad_norms
 
 
-def _floats(raw: object, what: str) -> np.ndarray:
-    if not isinstance(raw, list) or not all(type(value) is float for value in raw):
+def _floats(raw: object, what: str, length: int | None = None) -> np.ndarray:
+    """A list of Python floats as float64; `length` when it must match the losses'."""
+    if not isinstance(raw, list):
+        raise CheckpointError(f"the history's {what} should be a list of numbers")
+    if length is not None and len(raw) != length:  # checked before anything is converted
+        raise CheckpointError(f"the history is inconsistent: {length} losses but {len(raw)} {_column(what)}")
+    if not all(type(value) is float for value in raw):
         raise CheckpointError(f"the history's {what} should be a list of numbers")
     return np.array(raw, dtype=np.float64)
+
+
+def _column(what: str) -> str:
+    """'learning_rates' -> 'learning rates', "grad_norms '0.bias'" -> "gradient norms of '0.bias'"."""
+    return what.replace("learning_rates", "learning rates").replace("grad_norms ", "gradient norms of ")
+
+
+def _check_finite_history(
+    losses: np.ndarray, learning_rates: np.ndarray, grad_norms: dict[str, np.ndarray], diverged_at: int | None
+) -> None:
+    """NaN or inf only where a run diverged: the epoch it stopped at, the last one."""
+    columns = {"loss": losses, **{f"gradient norm of {shown(name)}": column for name, column in grad_norms.items()}}
+    for what, column in columns.items():
+        bad = [epoch for epoch in np.flatnonzero(~np.isfinite(column)) + 1 if epoch != diverged_at]
+        if bad:
+            raise CheckpointError(f"the history's {what} is NaN or infinite at epoch {bad[0]}, "
+                                  + ("but the run did not diverge" if diverged_at is None else
+                                     f"but the run diverged at epoch {diverged_at}"))
+    bad = np.flatnonzero(~np.isfinite(learning_rates)) + 1
+    if len(bad):
+        raise CheckpointError(f"the history's learning rate is NaN or infinite at epoch {bad[0]}")
+
+
+def _check_finite(state_dict: dict[str, torch.Tensor], optimizer_state: dict[int, dict[str, torch.Tensor]]) -> None:
+    """Weights of a run that did not diverge are finite: a NaN would have stopped it. Adam's
+    exp_avg_sq may overflow to +inf in a run that goes on (its update is then 0), so the
+    optimizer's state is only checked for NaN."""
+    for name, tensor in state_dict.items():
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f"weight {shown(name)} holds NaN or infinite values, but the run did not diverge")
+    for index, state in optimizer_state.items():
+        for key, tensor in state.items():
+            if torch.isnan(tensor).any():
+                raise CheckpointError(f"optimizer state {key!r} of parameter {index} holds NaN values")
 
 
 def _learning_rate(raw: object, what: str) -> float:
@@ -311,5 +441,5 @@ def _lr_changes(raw: object, epochs: int) -> tuple[tuple[int, float], ...]:
 
 def _diverged_at(raw: object, epochs: int) -> int | None:
     if raw is not None and not (type(raw) is int and 1 <= raw <= epochs):
-        raise CheckpointError(f"diverged_at should be empty or an epoch from 1 to {epochs}; got {raw!r}")
+        raise CheckpointError(f"diverged_at should be empty or an epoch from 1 to {epochs}; got {shown(raw)}")
     return raw

@@ -18,6 +18,13 @@ OPTIMIZERS = ("manual_sgd", "sgd", "adam")
 DEVICES = ("cpu", "cuda")
 LEARNING_RATE_RANGE = (1e-6, 1.0)
 MAX_SEED = 2**31 - 1
+SHOWN_CHARS = 40  # of a bad value echoed in a message: a URL or a file can carry 100,000
+
+
+def shown(value: object) -> str:
+    """repr(value) for a message, cut to its first SHOWN_CHARS characters and '…'."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…"
 
 
 class ConfigError(ValueError):
@@ -49,7 +56,7 @@ class Limits:
             if raw is not None:
                 value = _parse_int(str(raw))
                 if value is None or value < 1:
-                    raise ConfigError({f"MODULE_LAB_{f.name.upper()}": f"{raw!r} is not a positive integer"})
+                    raise ConfigError({f"MODULE_LAB_{f.name.upper()}": f"{shown(raw)} is not a positive integer"})
                 overrides[f.name] = value
         return cls(**overrides)
 
@@ -125,7 +132,7 @@ def _integer(low: int, high: int) -> Callable[[object], int]:
     def parse(raw: object) -> int:
         value = raw if isinstance(raw, int) and not isinstance(raw, bool) else _parse_int(str(raw))
         if value is None:
-            raise ValueError(f"{raw!r} is not a whole number; allowed {low} to {high}")
+            raise ValueError(f"{shown(raw)} is not a whole number; allowed {low} to {high}")
         if not low <= value <= high:
             raise ValueError(f"{value} is out of range; allowed {low} to {high}")
         return value
@@ -138,7 +145,7 @@ def _number(low: float, high: float) -> Callable[[object], float]:
         try:
             value = float(raw)  # type: ignore[arg-type]
         except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range, 10**400
-            raise ValueError(f"{raw!r} is not a number; allowed {low:g} to {high:g}") from None
+            raise ValueError(f"{shown(raw)} is not a number; allowed {low:g} to {high:g}") from None
         if not (math.isfinite(value) and low <= value <= high):
             raise ValueError(f"{value:g} is out of range; allowed {low:g} to {high:g}")
         return value
@@ -149,7 +156,7 @@ def _number(low: float, high: float) -> Callable[[object], float]:
 def _choice(options: tuple[str, ...]) -> Callable[[object], str]:
     def parse(raw: object) -> str:
         if raw not in options:
-            raise ValueError(f"{raw!r} is not one of {', '.join(options)}")
+            raise ValueError(f"{shown(raw)} is not one of {', '.join(options)}")
         return str(raw)
 
     return parse

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # pandas is imported where a CSV is read: it adds ~0.3 s to e
 from core.config import LIMITS, Limits
 
 MAX_CSV_BYTES = 5_000_000  # 10,000 rows of 20 numbers fit in well under 5 MB
+MAX_NAME_CHARS = 200  # a column name is shown in menus and messages
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # larger values would be inf once in a float32 tensor
 
 
@@ -44,14 +46,10 @@ def read_csv(data: bytes, limits: Limits = LIMITS, max_bytes: int = MAX_CSV_BYTE
         raise DataError("the file is empty")
     if len(data) > max_bytes:
         raise DataError(f"the file is {len(data) / 1e6:.1f} MB, over the cap of {max_bytes / 1e6:g} MB")
+    text = _decode(data)
+    _check_shape(text, limits)
     # One row past the cap is enough to know the file is too long, without parsing the rest.
-    frame = _parse(_decode(data), max_rows=limits.max_samples + 1)
-    max_columns = limits.max_features + 1
-    if len(frame.columns) > max_columns:
-        raise DataError(
-            f"the file has {len(frame.columns)} columns; at most {max_columns} are allowed "
-            f"({limits.max_features} features and a target)"
-        )
+    frame = _parse(text, max_rows=limits.max_samples + 1)
     if len(frame) > limits.max_samples:
         raise DataError(f"the file has over {limits.max_samples:,} rows; at most {limits.max_samples:,} are allowed")
     if frame.empty:
@@ -72,6 +70,46 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
+# One CSV field as pandas reads it: unquoted text, or text in double quotes where "" is a quote.
+_FIELD = re.compile(r'[^,"\r\n]*+(?:"[^"]*+(?:""[^"]*+)*+"[^,"\r\n]*+)*+')  # possessive: an unclosed quote is O(n)
+_BLANK_LINES = re.compile(r"(?:[ \t]*+(?:\r\n|\r|\n))*+")
+
+
+def _record(text: str, position: int, stop: int) -> tuple[list[str], int]:
+    """The fields of the record at `position` as written (quotes kept), at most `stop` of them, and
+    where the next non-blank line starts (pandas skips blank lines)."""
+    fields: list[str] = []
+    position = _BLANK_LINES.match(text, position).end()
+    while position < len(text) and len(fields) < stop:
+        field = _FIELD.match(text, position)
+        fields.append(field.group())
+        position = field.end()
+        if position >= len(text) or text[position] != ",":  # the end of the line, or an unclosed quote
+            break
+        position += 1
+    return fields, _BLANK_LINES.match(text, position).end()
+
+
+def _check_shape(text: str, limits: Limits) -> None:
+    """The header and the first row, counted before pandas parses anything: it renames repeated
+    names in quadratic time (60,000 took 26 s) and turns a first row wider than the header into
+    an index of the extra columns (a 2 MB row of a million values took minutes and 1.8 GB)."""
+    max_columns = limits.max_features + 1
+    header, position = _record(text, 0, stop=max_columns + 1)
+    if len(header) > max_columns:
+        raise DataError(
+            f"the header names over {max_columns} columns; at most {max_columns} are allowed "
+            f"({limits.max_features} features and a target)"
+        )
+    long = next((n for n, field in enumerate(header, start=1) if len(field) > MAX_NAME_CHARS), None)
+    if long is not None:
+        raise DataError(f"column {long}'s name is {len(header[long - 1]):,} characters long; "
+                        f"at most {MAX_NAME_CHARS} are allowed")
+    first_row, _ = _record(text, position, stop=len(header) + 1)
+    if len(first_row) > len(header):
+        raise DataError("the rows have more values than there are column names; give every column a name")
+
+
 def _parse(text: str, max_rows: int) -> pd.DataFrame:
     import pandas as pd
 
@@ -80,9 +118,9 @@ def _parse(text: str, max_rows: int) -> pd.DataFrame:
         frame = pd.read_csv(io.StringIO(text), nrows=max_rows, low_memory=False)
     except ValueError as error:  # pandas' ParserError and EmptyDataError; their message names the line
         raise DataError(f"the file is not a readable CSV: {str(error).strip()}") from None
-    # When rows hold one value more than the header names, pandas silently makes the first column the index.
+    # When rows hold more values than the header names, pandas silently makes the first columns the index.
     if not frame.index.equals(pd.RangeIndex(len(frame))):
-        raise DataError("the rows have one more value than there are column names; give every column a name")
+        raise DataError("the rows have more values than there are column names; give every column a name")
     return frame
 
 
@@ -114,15 +152,13 @@ def prepare(df: pd.DataFrame, target: str, features: list[str], drop_incomplete:
     _check_choice(df, target, features)
     chosen = [*features, target]
     values = pd.DataFrame({name: _numbers(df[name]) for name in chosen})
-    not_numbers = pd.DataFrame({name: df[name].notna() & values[name].isna() for name in chosen})
     incomplete = values.isna().any(axis=1)  # a gap or a value that is not a usable number
     if incomplete.any() and not drop_incomplete:
         name = next(name for name in chosen if values[name].isna().any())
-        bad, kind = (not_numbers[name], "non-numeric value") if not_numbers[name].any() else (
-            values[name].isna(), "missing value")
+        noun, bad, why = _first_problem(df[name])
         raise DataError(
-            f"column {name!r} has {_count(bad.sum(), kind)} ({_rows(bad)}); "
-            f"tick 'drop incomplete rows' to drop the {_count(incomplete.sum(), 'row')} with a gap or a non-number"
+            f"column {name!r} has {_count(bad.sum(), noun)} ({_rows(bad)}){why}; tick 'drop incomplete rows' "
+            f"to drop the {_count(incomplete.sum(), 'row')} with a gap or an unusable value"
         )
     kept = values[~incomplete]
     if kept.empty:
@@ -159,6 +195,22 @@ def _check_choice(df: pd.DataFrame, target: str, features: list[str]) -> None:
     unknown = [name for name in [target, *features] if name not in df.columns]
     if unknown:
         raise DataError(f"there is no column {unknown[0]!r}; the file has {', '.join(map(repr, df.columns))}")
+
+
+def _first_problem(column: pd.Series) -> tuple[str, pd.Series, str]:
+    """The first kind of unusable value in the column: (noun, where, why it can't be used)."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(column, errors="coerce").astype(np.float64)
+    problems = [
+        ("non-numeric value", column.notna() & numbers.isna(), ""),
+        ("infinite value", pd.Series(np.isinf(numbers), index=column.index), "; the loss of an infinite target "
+         "or input is infinite or NaN"),
+        ("too large value", numbers.abs().gt(FLOAT32_MAX) & np.isfinite(numbers), f"; a float32 tensor holds at "
+         f"most ±{FLOAT32_MAX:.2g}"),
+        ("missing value", column.isna(), ""),
+    ]
+    return next(problem for problem in problems if problem[1].any())
 
 
 def _numbers(column: pd.Series) -> pd.Series:

@@ -121,8 +121,9 @@ class Trainer:
                 group["lr"] = learning_rate
 
     def set_epochs(self, epochs: int) -> None:
-        """Train longer (or stop earlier) without starting over."""
-        self.config = self.config.replace(epochs=epochs)
+        """Train longer (or stop earlier) without starting over. Fewer epochs than already trained
+        end the run where it is: its total is then the epochs it has, never fewer ("75079 / 10")."""
+        self.config = self.config.replace(epochs=max(epochs, self.epoch))
 
     def restore(
         self,

@@ -6,8 +6,10 @@ import json
 import os
 import pickle
 import random
+import struct
 import subprocess
 import sys
+import types
 import zipfile
 
 import numpy as np
@@ -99,9 +101,17 @@ def test_a_checkpoint_can_be_restored_twice_with_the_same_result():
     np.testing.assert_array_equal(first.history.losses, second.history.losses)
 
 
+def diverged_run() -> Trainer:
+    """Trained as the page trains, until done: it stops at the epoch that turned NaN or inf."""
+    diverged = Trainer(Config().replace(learning_rate=1.0, epochs=500))
+    while not diverged.done:
+        diverged.step()
+    assert diverged.diverged_at == diverged.epoch < 500
+    return diverged
+
+
 def test_a_diverged_run_stays_diverged_after_restoring():
-    diverged = trained(Config().replace(learning_rate=1.0, epochs=500), 500)
-    assert diverged.diverged_at is not None
+    diverged = diverged_run()
     restored = restore_trainer(load_checkpoint(save_checkpoint(diverged)))
     assert restored.diverged_at == diverged.diverged_at and restored.done
     np.testing.assert_array_equal(restored.history.losses, diverged.history.losses)  # NaN/inf survive
@@ -267,3 +277,121 @@ def test_adam_state_that_does_not_fit_the_network_is_refused():
         load_checkpoint(edited(saved, lambda p: p["optimizer_state"][1].update(exp_avg=torch.zeros(3))))
     with pytest.raises(CheckpointError, match="does not match the network's 6 parameters"):
         load_checkpoint(edited(saved, lambda p: p["optimizer_state"].pop(5)))
+
+
+# ------------------------------------------------------- hostile contents ---
+
+
+class MemoFloats(pickle._Pickler):
+    """Writes each float once and its repeats as references to it (memo GETs), as a hand-made pickle
+    can: two bytes per element, where torch.save writes nine."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_float(self, obj):
+        pickle._Pickler.save_float(self, obj)
+        self.memoize(obj)
+
+    dispatch[float] = save_float
+
+
+def bytes_with_references(payload: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer, pickle_module=types.SimpleNamespace(Pickler=MemoFloats, __name__="pickle"))
+    return buffer.getvalue()
+
+
+def with_pickle(saved: bytes, pickled: bytes) -> bytes:
+    """The checkpoint's zip with its data.pkl replaced."""
+    original, buffer = zipfile.ZipFile(io.BytesIO(saved)), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for entry in original.infolist():
+            is_pickle = entry.filename.endswith("/data.pkl")
+            archive.writestr(entry.filename, pickled if is_pickle else original.read(entry.filename))
+    return buffer.getvalue()
+
+
+def test_a_memo_bomb_is_refused_before_torch_unpickles_it(saved, monkeypatch):
+    """One float referenced 20,000 times in 40 KB; 7.5 million such references took the server to 2.5 GB."""
+    payload = payload_of(saved)
+    payload["history"]["losses"] = [1.5] * 20_000
+    data = bytes_with_references(payload)
+    assert len(payload_of(data)["history"]["losses"]) == 20_000 and len(data) < 100_000  # torch would read it
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load reached"))
+    with pytest.raises(CheckpointError, match="repeats values by reference over 2,000 times"):
+        load_checkpoint(data)
+
+
+def test_more_values_than_a_run_within_the_caps_holds_are_refused_before_unpickling(saved, monkeypatch):
+    payload = payload_of(saved)
+    payload["history"]["losses"] = [float(i) for i in range(30_000)]
+    data = bytes_of(payload)
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load reached"))
+    with pytest.raises(CheckpointError, match=r"holds over 20,120 values, more than a run within this server's caps"):
+        load_checkpoint(data, Limits(max_epochs=10))
+
+
+@pytest.mark.parametrize("pickled", [
+    b"\x80\x02cbuiltins\nbytearray\n(J" + struct.pack("<i", 1_000_000) + b"tR.",  # zeroed memory of any size
+    b"\x80\x02ctorch\nFloatTensor\n(J" + struct.pack("<i", 1_000_000) + b"tR.",
+    b"\x80\x02c_codecs\nencode\n(X\x01\x00\x00\x00aX\x06\x00\x00\x00latin1tR.",
+    b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01.",  # protocol 4 framing: not what torch.save writes
+    b"\x80\x02}q\x00",  # no STOP
+], ids=["bytearray", "FloatTensor", "codecs", "frame", "truncated"])
+def test_calls_torchs_unpickler_would_allow_are_refused_before_it_runs(saved, pickled):
+    """torch's weights_only unpickler calls bytearray(n): a 1 KB file allocated 300 MB."""
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(with_pickle(saved, pickled))
+    assert str(caught.value) == REFUSED
+
+
+def test_tensors_larger_than_the_largest_network_allowed_are_refused_before_reading(saved):
+    data = edited(saved, lambda p: p["state_dict"].update(extra=torch.zeros(200_000)))
+    assert load_checkpoint(saved, Limits(max_parameters=100))  # 73 parameters and their Adam moments fit
+    with pytest.raises(CheckpointError, match=r"tensors hold 0.8 MB, more than the largest network this server "
+                                              r"allows \(100 parameters"):
+        load_checkpoint(data, Limits(max_parameters=100))
+
+
+def test_a_long_text_is_refused_before_unpickling(saved):
+    with pytest.raises(CheckpointError, match="a text or number of 5,000 bytes; at most 1,000"):
+        load_checkpoint(edited(saved, lambda p: p["config"].update(activation="x" * 5000)))
+
+
+def test_a_history_longer_than_the_configs_epochs_is_refused(saved):
+    """A run stops at its epochs; 7.5 million rows were loaded as 'epoch 7500000 of 100'."""
+    def lengthen(payload):
+        history = payload["history"]
+        for column in [history["losses"], history["learning_rates"], *history["grad_norms"].values()]:
+            column.extend([1.0] * 11)
+
+    with pytest.raises(CheckpointError, match="the history has 21 epochs, more than the config's 20"):
+        load_checkpoint(edited(saved, lengthen))
+
+
+def test_non_finite_values_are_refused_unless_where_the_run_diverged(saved):
+    def nan_weight(payload):
+        payload["state_dict"]["2.bias"] = torch.tensor([0.0, float("nan"), 0.0, 0.0])
+
+    def inf_loss(payload):
+        payload["history"]["losses"][3] = float("inf")
+
+    with pytest.raises(CheckpointError, match="weight '2.bias' holds NaN or infinite values, but the run did not"):
+        load_checkpoint(edited(saved, nan_weight))
+    with pytest.raises(CheckpointError, match="loss is NaN or infinite at epoch 4, but the run did not diverge"):
+        load_checkpoint(edited(saved, inf_loss))
+    diverged = save_checkpoint(diverged_run())  # its last epoch's gradient norms are inf: still loads
+    assert not np.isfinite(payload_of(diverged)["history"]["grad_norms"]["0.weight"][-1])
+    load_checkpoint(diverged)
+
+    def nan_before_divergence(payload):
+        payload["history"]["losses"][0] = float("nan")
+
+    with pytest.raises(CheckpointError, match="loss is NaN or infinite at epoch 1, but the run diverged at epoch"):
+        load_checkpoint(edited(diverged, nan_before_divergence))
+
+
+def test_adam_state_holding_nan_is_refused():
+    saved = save_checkpoint(trained(CONFIG.replace(optimizer="adam"), 3))
+    with pytest.raises(CheckpointError, match="optimizer state 'exp_avg' of parameter 0 holds NaN"):
+        load_checkpoint(edited(saved, lambda p: p["optimizer_state"][0]["exp_avg"].fill_(float("nan"))))

@@ -267,3 +267,13 @@ def test_torch_threads_default_to_one_and_ignore_bad_overrides(value, threads):
         assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(before)
+
+
+def test_fewer_epochs_than_trained_end_the_run_where_it_is():
+    trainer = Trainer(Config().replace(epochs=10))
+    for _ in range(6):
+        trainer.step()
+    trainer.set_epochs(3)
+    assert trainer.config.training.epochs == 6 and trainer.done  # "Epoch 6 / 6", never "6 / 3"
+    trainer.set_epochs(8)
+    assert trainer.config.training.epochs == 8 and not trainer.done

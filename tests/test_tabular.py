@@ -46,7 +46,8 @@ def test_read_csv_keeps_formulas_and_markup_as_plain_text():
     (b"\xef\xbb\xbfa\n\xe9\n", r"not UTF-8 text \(byte 5 is 0xe9\)"),  # offset counts the byte order mark
     (b'a,b\n1,2\n3,4,5\n', "not a readable CSV: .*Expected 2 fields in line 3, saw 3"),
     (b'a,b\n"1,2\n', "not a readable CSV: .*EOF inside string"),
-    (b"a,b\n1,2,3\n4,5,6\n", "one more value than there are column names"),
+    (b"a,b\n1,2,3\n4,5,6\n", "more values than there are column names"),
+    (b"a,b\n\n1,2,3,4\n", "more values than there are column names"),
     (b"a,b\n", "column names but no rows"),
     (b"name,city\nAda,Lyon\n", "no column holds only numbers"),
     (b"a;b\n1;2\n", "no column holds only numbers.*separated by commas"),
@@ -66,8 +67,39 @@ def test_read_csv_refuses_more_rows_than_the_cap():
 def test_read_csv_refuses_more_columns_than_features_plus_a_target():
     data = b"a,b,c,y\n1,2,3,4\n"
     assert len(read_csv(data, Limits(max_features=3)).columns) == 4
-    with pytest.raises(DataError, match=r"4 columns; at most 3 are allowed \(2 features and a target\)"):
+    with pytest.raises(DataError, match=r"over 3 columns; at most 3 are allowed \(2 features and a target\)"):
         read_csv(data, Limits(max_features=2))
+
+
+@pytest.fixture
+def no_pandas_parsing(monkeypatch):
+    """pandas.read_csv fails the test: the file must be refused by the cheap pass before it."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("pandas parsed a file the cheap pass should have refused")
+
+    monkeypatch.setattr(pd, "read_csv", refuse)
+
+
+@pytest.mark.parametrize("data,message", [
+    # pandas renames repeated names in quadratic time: a 4 MB header took hours
+    (b"abc," * 99_999 + b"abc\n1\n", r"the header names over 21 columns; at most 21 are allowed"),
+    (",".join(f"c{i}" for i in range(100_000)).encode() + b"\n1\n", "the header names over 21 columns"),
+    # pandas makes a first row wider than the header into an index of the extra values: minutes, 1.8 GB
+    (b"a,b\n" + b"1," * 99_999 + b"1\n", "the rows have more values than there are column names"),
+    (b'\n\r\n"x,y",b\n\n"1","2",3\n', "the rows have more values than there are column names"),
+    (b"x" * 201 + b",y\n1,2\n", r"column 1's name is 201 characters long; at most 200 are allowed"),
+    (b'y,"' + b"x" * 199 + b'"""\n1,2\n', r"column 2's name is 203 characters long"),  # quotes count
+], ids=["repeated names", "unique names", "wide first row", "wide row after blank lines", "long name",
+        "long quoted name"])
+def test_read_csv_refuses_a_hostile_shape_before_pandas_parses_it(no_pandas_parsing, data, message):
+    with pytest.raises(DataError, match=message):
+        read_csv(data)
+
+
+def test_the_cheap_pass_lets_through_what_pandas_reads_as_within_the_caps():
+    data = b'\n"a,""quoted"" name",b\r\n\r\n1,2\n3,4\n'
+    frame = read_csv(data, Limits(max_features=1))
+    assert list(frame.columns) == ['a,"quoted" name', "b"] and len(frame) == 2
 
 
 def test_read_csv_refuses_files_over_the_size_cap():
@@ -137,10 +169,15 @@ def test_prepare_lists_only_the_first_five_bad_rows():
         prepare(frame, "y", ["x"], drop_incomplete=False)
 
 
-@pytest.mark.parametrize("value", [b"inf", b"-inf", b"1e39"])
-def test_prepare_refuses_values_a_float32_tensor_cannot_hold(value):
+@pytest.mark.parametrize("value,message", [
+    (b"inf", r"1 infinite value \(row 2\); the loss of an infinite target or input is infinite or NaN"),
+    (b"-Infinity", r"1 infinite value \(row 2\)"),
+    (b"1e39", r"1 too large value \(row 2\); a float32 tensor holds at most ±3.4e\+38"),
+])
+def test_prepare_refuses_values_a_float32_tensor_cannot_hold_saying_what_they_are(value, message):
+    """Not "non-numeric": inf is a number, only not one a network can learn from."""
     frame = read_csv(b"x,y\n1,1\n2," + value + b"\n3,3\n")
-    with pytest.raises(DataError, match=r"column 'y' has 1 non-numeric value \(row 2\)"):
+    with pytest.raises(DataError, match=r"column 'y' has " + message):
         prepare(frame, "y", ["x"], drop_incomplete=False)
     assert prepare(frame, "y", ["x"], drop_incomplete=True).y.ravel().tolist() == [1, 3]
 

@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from core.checkpoint import save_checkpoint
 from core.config import Config
 from core.trainer import Trainer
+from pages.parts.train_data import JOINER
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
 HOUSES = b"rooms,area,age,price\n3,70,10,200\n4,95,5,290\n2,50,30,120\n5,120,2,380\n3,80,12,230\n4,100,8,300\n"
@@ -31,8 +33,13 @@ def use_csv(at: AppTest, data: bytes, name: str = "houses.csv") -> AppTest:
     return at
 
 
+def displayed(markdown: str) -> str:
+    """The text a reader sees: Markdown's backslash escapes resolved, plain()'s invisible joiners gone."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace(JOINER, "")
+
+
 def errors(at: AppTest) -> str:
-    return " ".join(e.value for e in at.error)
+    return displayed(" ".join(e.value for e in at.error))
 
 
 def test_a_csv_trains_on_its_columns_with_standardised_features(train):
@@ -91,8 +98,8 @@ def test_rows_over_the_cap_are_refused():
 def test_column_names_are_shown_as_text_never_markup(train):
     use_csv(train, b"x,y,<img src=x onerror=alert(1)> **bold**\n1,2,a\n2,3,b\n3,4,5\n")
     train.multiselect(key="csv_features").set_value(["x", "<img src=x onerror=alert(1)> **bold**"]).run()
-    message = errors(train)
-    assert r"\<img src=x onerror=alert(1)\> \*\*bold\*\*" in message
+    message = " ".join(e.value for e in train.error)
+    assert r"\<img src\=x onerror\=alert\(1\)\> \*\*bold\*\*" in message
     assert "<img" not in message.replace(r"\<img", "")
 
 
@@ -111,7 +118,7 @@ def test_a_checkpoint_reloads_the_run_and_training_continues_identically(train):
         first.step()
     train.file_uploader(key="checkpoint_file").set_value(("run.pt", save_checkpoint(first), "application/x")).run()
     assert not train.exception
-    assert any("Loaded run.pt: epoch 12 of 30" in s.value for s in train.success)
+    assert any("Loaded run.pt: epoch 12 of 30" in displayed(s.value) for s in train.success)
     assert train.text_input(key="hidden_sizes").value == "16, 8" and train.selectbox(key="optimizer").value == "adam"
     assert train.button(key="btn_train").label == "Resume"
     train.button(key="btn_train").click().run()
@@ -141,3 +148,16 @@ def test_a_crafted_checkpoint_is_refused_and_its_code_never_runs(train, tmp_path
     assert not train.exception
     assert "evil.pt was refused" in errors(train) and "not plain tensors" in errors(train)
     assert not marker.exists() and train.session_state.trainer is None
+
+
+def test_text_from_a_refused_checkpoint_is_never_rendered_as_markup(train):
+    """A weight named like an image made the browser fetch its address; a config value like a link showed one."""
+    run = Trainer(Config().replace(epochs=5))
+    buffer = io.BytesIO()
+    payload = torch.load(io.BytesIO(save_checkpoint(run)), weights_only=True)
+    payload["state_dict"]["![i](http://evil.example/t.png)"] = torch.zeros(1)
+    torch.save(payload, buffer)
+    train.file_uploader(key="checkpoint_file").set_value(("[x](http://evil.example).pt", buffer.getvalue(), "x")).run()
+    message = " ".join(e.value for e in train.error)
+    assert "weight '![i](http://evil.example/t.png)' is not part" in displayed(message)
+    assert "](" not in message and "![" not in message and "http:/" not in message  # all escaped, the URL broken

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core.config import Config
 from core.device import cuda_unavailable_reason
 from core.trainer import Trainer
+from tests.test_train_files import displayed
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
 
@@ -139,7 +140,7 @@ def test_bad_layer_sizes_show_a_message_and_keep_the_run(train, text, message):
     train.button(key="btn_train").click().run()
     train.text_input(key="hidden_sizes").input(text).run()
     assert not train.exception
-    errors = " ".join(e.value for e in train.error)
+    errors = displayed(" ".join(e.value for e in train.error))
     assert "hidden_sizes" in errors and message in errors
     assert train.button(key="btn_train").disabled
     assert train.session_state.trainer.epoch == 4  # the trained run is still there
@@ -197,6 +198,28 @@ def test_bad_query_params_fall_back_with_a_message():
     assert at.text_input(key="hidden_sizes").value == "32" and at.number_input(key="seed").value == 3
 
 
+def test_bad_view_flags_and_long_values_are_named_and_cut():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update({"live": "banana", "log_scale": "<b>", "activation": "A" * 100_000})
+    at.run()
+    warning = displayed(" ".join(w.value for w in at.sidebar.warning))
+    assert "live: 'banana' is not true or false" in warning and "log_scale: '<b>' is not true or false" in warning
+    assert f"activation: '{'A' * 39}… is not one of" in warning and len(warning) < 500
+    assert at.toggle(key="live").value is True and at.toggle(key="log_scale").value is False  # the defaults
+
+
+def test_lowering_epochs_below_the_current_epoch_ends_the_run_there(train):
+    set_epochs(train, 8)
+    for _ in range(6):
+        train.button(key="btn_step").click().run()
+    set_epochs(train, 3)
+    trainer = train.session_state.trainer
+    assert trainer.epoch == 6 and trainer.config.training.epochs == 6 and trainer.done
+    train.button(key="btn_train").click().run()  # "Resume" of a run that is over: it stays over
+    assert train.session_state.status == "finished" and trainer.epoch == 6
+    assert any(m.value.startswith("**Epoch 6 / 6**") for m in train.markdown), [m.value for m in train.markdown]
+
+
 def test_divergence_stops_training_keeps_history_and_advises():
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params.update({"learning_rate": "1", "epochs": "300"})
@@ -252,7 +275,7 @@ def test_caps_come_from_secrets_and_refuse_a_config_before_building_it(monkeypat
     at.secrets["MODULE_LAB_MAX_UNITS"] = "16"
     at.run()
     at.text_input(key="hidden_sizes").input("8, 32").run()
-    errors = " ".join(e.value for e in at.error)
+    errors = displayed(" ".join(e.value for e in at.error))
     assert "hidden_sizes" in errors and "entry 2: 32 is out of range; allowed 1 to 16" in errors
     assert at.button(key="btn_train").disabled and at.session_state.trainer is None
 

@@ -119,6 +119,13 @@ def test_prediction_and_sensitivity_figures():
     assert list(fig.data[0].x) == ["x1", "x2", "x3"] and fig.data[1].y.tolist() == [0.2, -1.3, -0.5]
 
 
+def test_column_names_are_never_plotly_markup():
+    """plotly.js draws <a href> in a tick label as a link; escaped, it shows the text itself."""
+    names = ['<a href="http://evil.example">x</a>', "<b>bold</b> & co"]
+    fig = figures.sensitivity_figure([0.1, 0.2], names=names)
+    assert list(fig.data[0].x) == ['&lt;a href="http://evil.example"&gt;x&lt;/a&gt;', "&lt;b&gt;bold&lt;/b&gt; &amp; co"]
+
+
 def test_matrices_with_inf_and_nan_still_give_valid_json():
     broken = layer("0", 4, 3)
     broken.weight_grad[0, 0], broken.weight_grad[1, 1], broken.bias_grad[2] = np.inf, np.nan, -np.inf

@@ -7,6 +7,7 @@ so one frame of the Train page stays under about 100 KB of JSON.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -346,8 +347,12 @@ def prediction_figure(y_true: np.ndarray, y_pred: np.ndarray, *, r_squared: floa
 def sensitivity_figure(
     learned: Sequence[float], true: Sequence[float] | None = None, *, names: Sequence[str] | None = None
 ) -> go.Figure:
-    """The network's mean d y_pred / d x_i beside the coefficients that generated the data (if known)."""
-    names = list(names) if names is not None else [f"x{i + 1}" for i in range(len(learned))]
+    """The network's mean d y_pred / d x_i beside the coefficients that generated the data (if known).
+
+    `names` (an uploaded CSV's columns) are shown literally: plotly.js draws <a href>, <b> and the
+    like in text as SVG links and styles, and shows an entity such as &lt; as its character."""
+    names = [html.escape(str(n), quote=False) for n in names] if names is not None else [
+        f"x{i + 1}" for i in range(len(learned))]
     bars = [dict(type="bar", x=names, y=np.asarray(learned, dtype=np.float64), name="learned: mean ∂ŷ/∂xᵢ",
                  marker=dict(color=LAYER_COLOURS[0]))]
     if true is not None:

@@ -49,7 +49,7 @@ def _load(caps: Limits) -> None:
     try:
         checkpoint = load_checkpoint(upload.getvalue(), caps)
     except CheckpointError as error:
-        st.session_state.checkpoint_message = ("error", f"{plain(upload.name)} was refused: {error}")
+        st.session_state.checkpoint_message = ("error", f"{plain(upload.name)} was refused: {plain(str(error))}")
         return
     note = ""
     if checkpoint.config.training.device == "cuda" and (reason := cuda_unavailable_reason()):

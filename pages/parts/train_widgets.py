@@ -23,6 +23,7 @@ from core.config import (
     check_size,
     parse_config,
     parse_fields,
+    shown,
 )
 from core.device import cuda_unavailable_reason
 from core.tabular import Dataset
@@ -68,13 +69,15 @@ def _load_url(caps: Limits) -> None:
     if values["device"] == "cuda" and (reason := cuda_unavailable_reason()):
         errors["device"] = f"'cuda' is not usable here ({reason}); using cpu"
         values["device"] = "cpu"
+    for name, default in VIEW_DEFAULTS.items():
+        flag = _flag(params.get(name, str(default)))
+        if flag is None:
+            errors[name] = f"{shown(params[name])} is not true or false"
+        st.session_state[name] = default if flag is None else flag
     if errors:
         st.session_state.url_error = ConfigError(errors)
     for name, value in values.items():
         st.session_state[name] = widget_value(value)
-    for name, default in VIEW_DEFAULTS.items():
-        flag = _flag(params.get(name, ""))
-        st.session_state[name] = default if flag is None else flag
     st.session_state.data_source = "lesson"  # an uploaded file cannot travel in a link
 
 

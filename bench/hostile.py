@@ -1,0 +1,123 @@
+"""Hostile uploads against the app's guards: how long a refusal takes and how much memory it costs.
+
+    python -m bench.hostile            # CSV timings, checkpoint memory, a session's memory
+    python -m bench.hostile csv        # one group: csv, checkpoint, session
+
+Each measurement that reads memory runs in a fresh interpreter, so one does not inherit another's heap.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import resource
+import subprocess
+import sys
+import time
+import types
+
+import pandas  # noqa: F401  imported first: its cold import is not the guard's time
+
+from core.tabular import DataError, read_csv
+
+CSV_CASES = {
+    "1,000,000 repeated names (4 MB header)": lambda: b"abc," * 999_999 + b"abc\n1\n",
+    "600,000 unique names": lambda: (",".join(f"c{i}" for i in range(600_000)) + "\n1\n").encode(),
+    "a first row of 1,000,000 values": lambda: b"a,b\n" + b"1," * 999_999 + b"1\n",
+    "a third row of 1,000,000 values": lambda: b"a,b\n1,2\n" + b"1," * 999_999 + b"1\n",
+    "2,400,000 rows": lambda: b"a\n" + b"1\n" * 2_400_000,
+    "one 4 MB column name": lambda: b"x" * 4_000_000 + b",y\n1,2\n",
+    "an unclosed quote over 4 MB": lambda: b'a,"' + b"x," * 2_000_000 + b"\n",
+}
+
+
+def csv_timings() -> None:
+    for name, make in CSV_CASES.items():
+        data = make()
+        started = time.perf_counter()
+        try:
+            read_csv(data)
+            outcome = "accepted"
+        except DataError as error:
+            outcome = str(error)[:70]
+        print(f"| {name} | {len(data) / 1e6:.1f} MB | {time.perf_counter() - started:.3f} s | {outcome} |")
+
+
+class MemoFloats(pickle._Pickler):
+    """Each float written once, its repeats as two-byte references to it, as a hand-made pickle can."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_float(self, obj):
+        pickle._Pickler.save_float(self, obj)
+        self.memoize(obj)
+
+    dispatch[float] = save_float
+
+
+def _checkpoint_file(kind: str) -> bytes:
+    import numpy as np
+    import torch
+
+    from core.checkpoint import save_checkpoint
+    from core.config import LIMITS, Config
+    from core.trainer import Trainer
+
+    if kind == "largest":  # a real run at every cap: 4 x 512 on 20 features, Adam, 100,000 epochs
+        config = Config().replace(hidden_sizes=[LIMITS.max_units] * LIMITS.max_hidden_layers, optimizer="adam",
+                                  coefficients=[0.1] * LIMITS.max_features, epochs=LIMITS.max_epochs)
+        trainer = Trainer(config)
+        trainer.step()
+        rng = np.random.default_rng(0)
+        while trainer.epoch < config.training.epochs:
+            trainer.history.append(float(rng.lognormal()), trainer.learning_rate, rng.lognormal(size=10).tolist())
+        return save_checkpoint(trainer)
+    payload = torch.load(io.BytesIO(save_checkpoint(Trainer(Config().replace(epochs=100)))), weights_only=True)
+    history = payload["history"]
+    if kind == "memo bomb":  # the issue's file: one float referenced 7.5 million times
+        history["losses"] = [1.5] * 7_500_000
+        module = types.SimpleNamespace(Pickler=MemoFloats, __name__="pickle")
+    else:  # "distinct floats": about as many as the caps allow, each written out, on a 100-epoch config
+        for column in [history["losses"], history["learning_rates"], *history["grad_norms"].values()]:
+            column[:] = [float(i) for i in range(200_000)]
+        module = pickle
+    buffer = io.BytesIO()
+    torch.save(payload, buffer, pickle_module=module)
+    return buffer.getvalue()
+
+
+def _load_in_this_process(kind: str, path: str) -> None:
+    from core.checkpoint import CheckpointError, load_checkpoint
+
+    with open(path, "rb") as file:
+        data = file.read()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    try:
+        checkpoint = load_checkpoint(data)
+        outcome = f"loaded, epoch {checkpoint.epoch:,}"
+    except CheckpointError as error:
+        outcome = str(error)[:80]
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    print(f"| {kind} | {len(data) / 1e6:.1f} MB | {time.perf_counter() - started:.2f} s | +{grown:.0f} MB peak | {outcome} |")
+
+
+def checkpoint_memory() -> None:
+    """Peak memory (ru_maxrss) that loading adds, each in a fresh interpreter that only reads the file."""
+    import tempfile
+
+    for kind in ("memo bomb", "distinct floats", "largest"):
+        with tempfile.NamedTemporaryFile(suffix=".pt") as file:
+            file.write(_checkpoint_file(kind))
+            file.flush()
+            subprocess.run([sys.executable, "-m", "bench.hostile", "_load", kind, file.name], check=True)
+
+
+GROUPS = {"csv": csv_timings, "checkpoint": checkpoint_memory}
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["_load"]:
+        _load_in_this_process(sys.argv[2], sys.argv[3])
+        sys.exit()
+    for group in sys.argv[1:] or GROUPS:
+        GROUPS[group]()
