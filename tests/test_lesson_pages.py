@@ -83,8 +83,8 @@ def test_layers_page_shows_bias_grad_100_for_batch_10_and_the_constant_10(layers
     if constant is not None:
         layers.number_input(key="layers_constant").set_value(constant).run()
     assert not layers.exception
-    bias = [c.value for c in layers.code if c.value.startswith("# autograd\ntensor([100.])")]
-    assert bias == ["# autograd\ntensor([100.])\n# by hand: g summed over the batch\n[100.]"]
+    bias = [c.value for c in layers.code if c.value.startswith("# autograd: layer.bias.grad")]
+    assert bias == ["# autograd: layer.bias.grad\ntensor([100.])\n# by hand: g.sum(dim=0)\ntensor([100.])"]
     agree = [m.value for m in layers.markdown if "agree" in m.value]
     assert len(agree) == 2 and all("check_circle" in m for m in agree)
 
@@ -99,6 +99,36 @@ def test_layers_page_with_changed_sizes_and_gradients(layers):
         assert not layers.exception and has_every_step(layers, LAYERS_STEPS)
         assert "layer = nn.Linear(5, 2)" in code_text(layers) and "x = torch.randn(7, 5)" in code_text(layers)
         assert sum("autograd and the hand formula agree" in m.value for m in layers.markdown) == 2
+
+
+def lesson_gradients(in_features: int, out_features: int, batch: int, seed: int, fill: float):
+    """The Layers page's script in plain torch: (layer, x, g) after out.backward(gradient=g)."""
+    torch.manual_seed(seed)
+    layer = torch.nn.Linear(in_features, out_features)
+    x = torch.randn(batch, in_features)
+    out = layer(x)
+    g = torch.full_like(out, fill)
+    out.backward(gradient=g)
+    return layer, x, g
+
+
+@pytest.mark.parametrize("sizes", [(3, 1, 10, 7), (4, 2, 5, 11)])
+def test_layers_page_shows_gradients_exactly_as_torch_prints_them(layers, sizes):
+    in_features, out_features, batch, seed = sizes
+    for key, value in zip(("in_features", "out_features", "batch", "seed"), sizes):
+        layers.number_input(key=f"layers_{key}").set_value(value)
+    layers.run()
+    layer, x, g = lesson_gradients(in_features, out_features, batch, seed, lesson.LESSON_CONSTANT)
+    codes = [c.value for c in layers.code]
+    # Step 5: autograd's and the hand formula's tensors, each as print() shows it.
+    assert f"# autograd: layer.weight.grad\n{layer.weight.grad}\n# by hand: g.T @ x\n{g.T @ x}" in codes
+    assert f"# autograd: layer.bias.grad\n{layer.bias.grad}\n# by hand: g.sum(dim=0)\n{g.sum(dim=0)}" in codes
+    # Step 6: what print(layer.weight.grad, layer.bias.grad) writes after each call.
+    once = f"{layer.weight.grad} {layer.bias.grad}"
+    layer(x).backward(gradient=g)
+    twice = f"{layer.weight.grad} {layer.bias.grad}"
+    layer.zero_grad()
+    assert [c for c in codes if c in (once, twice, "None None")] == [once, twice, "None None"]
 
 
 @pytest.mark.parametrize("key,value,field,message", [
