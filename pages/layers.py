@@ -9,7 +9,8 @@ import streamlit as st
 
 from core import lesson
 from core.codegen import linear_code
-from pages.parts.code_panel import checked, code_panel, keep_values, show_tensor, step_columns, upstream_picker
+from pages.parts.code_panel import (checked, code_panel, keep_values, show_printout, show_tensor, step_columns,
+                                    upstream_picker)
 from viz.lesson import grad_fn_figure, init_range_figure
 
 DEFAULTS = {"layers_in_features": 3, "layers_out_features": 1, "layers_seed": 7, "layers_batch": 10,
@@ -98,7 +99,7 @@ def backward_with_gradient(spec: lesson.LinearSpec) -> lesson.Upstream:
             ("bias.grad", grads.bias_grad, grads.bias_by_hand_printed, "g.sum(dim=0)", grads.bias_agrees),
         ):
             st.markdown(f"`layer.{name}` · shape `{view.shape}` · `{view.type_label}`")
-            st.code(f"# autograd: layer.{name}\n{view.printed}\n# by hand: {formula}\n{hand}", language="text")
+            show_printout(f"# autograd: layer.{name}\n{view.printed}\n# by hand: {formula}\n{hand}")
             st.markdown(AGREE if agrees else DIFFER)
     with code:
         code_panel(*linear_code(5, spec, upstream), key="layers_code_5")
@@ -111,7 +112,7 @@ def accumulation(spec: lesson.LinearSpec, upstream: lesson.Upstream) -> None:
         states = lesson.accumulate_gradients(spec, upstream)
         for state in states:
             st.markdown(f"**{state.label}**: `print(layer.weight.grad, layer.bias.grad)`")
-            st.code(state.printed, language="text")
+            show_printout(state.printed)
         doubled = np.allclose(states[1].weight_grad, 2 * states[0].weight_grad, rtol=1e-5)
         st.markdown(("The second backward **added** to the first: twice the values. " if doubled else "")
                     + "That is why a training loop calls `zero_grad()` every step; it sets `.grad` back to `None`.")

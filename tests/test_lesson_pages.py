@@ -155,6 +155,15 @@ def test_layers_page_batch_of_one_explains_why_backward_works(layers):
     assert not layers.exception and any("single element" in i.value for i in layers.info)
 
 
+@pytest.mark.parametrize("page", ["layers", "models"])
+def test_no_code_or_printout_of_several_lines_wraps(page):
+    """A wrapped line continues at column 0, which reads as broken Python indentation: scroll instead."""
+    at = open_page(page)
+    at.radio(key=f"{page}_upstream").set_value("constant").run()  # the longest upstream line
+    several = [code for code in at.code if "\n" in code.value.strip()]
+    assert len(several) > 10 and [code.value[:40] for code in several if code.proto.wrap_lines] == []
+
+
 # ---------------------------------------------------------------- Models ---
 
 
@@ -196,6 +205,13 @@ def test_models_page_bad_sizes_give_a_clear_message(models, key, value, message)
 def test_models_page_bad_batch_gives_a_clear_message(models):
     models.number_input(key="models_batch").set_value(1001).run()
     assert not models.exception and "batch" in errors(models)
+
+
+def test_models_page_prints_the_whole_model_above_the_step_columns(models):
+    # Its lines are wider than the result column: across both columns they fit a 1280 px window.
+    printed = lesson.describe_model(lesson.SequentialSpec()).printed
+    in_columns = [code.value for column in models.columns for code in column.get("code")]
+    assert printed in [code.value for code in models.code] and printed not in in_columns
 
 
 def test_models_page_with_changed_layers(models):
