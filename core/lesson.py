@@ -84,8 +84,8 @@ def _view(tensor: torch.Tensor) -> TensorView:
 
 
 def _printed(*tensors: torch.Tensor | None) -> str:
-    """What print(a, b, ...) writes: each str(), a space between ("None" for a missing .grad)."""
-    return " ".join(str(tensor) for tensor in tensors)
+    """What print(a) then print(b) ... write: each str() on its own lines ("None" for a missing .grad)."""
+    return "\n".join(str(tensor) for tensor in tensors)
 
 
 def _numpy(tensor: torch.Tensor | None) -> np.ndarray | None:
@@ -258,7 +258,7 @@ class GradientState(NamedTuple):
     label: str  # the call that led here
     weight_grad: np.ndarray | None  # None once zero_grad() set it to None
     bias_grad: np.ndarray | None
-    printed: str  # what print(layer.weight.grad, layer.bias.grad) writes: 'tensor([[...]]) tensor([...])'
+    printed: str  # what print(layer.weight.grad) and print(layer.bias.grad) write: 'tensor([[...]])\ntensor([...])'
 
 
 def _gradient_state(label: str, layer: nn.Linear) -> GradientState:

@@ -111,7 +111,7 @@ def accumulation(spec: lesson.LinearSpec, upstream: lesson.Upstream) -> None:
     with result:
         states = lesson.accumulate_gradients(spec, upstream)
         for state in states:
-            st.markdown(f"**{state.label}**: `print(layer.weight.grad, layer.bias.grad)`")
+            st.markdown(f"**{state.label}**: `print(layer.weight.grad)`, `print(layer.bias.grad)`")
             show_printout(state.printed)
         doubled = np.allclose(states[1].weight_grad, 2 * states[0].weight_grad, rtol=1e-5)
         st.markdown(("The second backward **added** to the first: twice the values. " if doubled else "")

@@ -152,9 +152,9 @@ def test_step6_gradients_accumulate_until_zero_grad(upstream):
     first = layer.weight.grad.clone(), layer.bias.grad.clone()
     layer(x).backward(gradient=g)
     states = lesson.accumulate_gradients(spec, upstream)
-    # What print(layer.weight.grad, layer.bias.grad) writes after each call.
-    assert [state.printed for state in states] == [f"{first[0]} {first[1]}",
-                                                  f"{layer.weight.grad} {layer.bias.grad}", "None None"]
+    # What print(layer.weight.grad) and print(layer.bias.grad) write after each call.
+    assert [state.printed for state in states] == [f"{first[0]}\n{first[1]}",
+                                                  f"{layer.weight.grad}\n{layer.bias.grad}", "None\nNone"]
     np.testing.assert_array_equal(states[0].weight_grad, first[0].numpy())
     np.testing.assert_array_equal(states[1].weight_grad, layer.weight.grad.numpy())
     np.testing.assert_array_equal(states[1].bias_grad, layer.bias.grad.numpy())

@@ -123,12 +123,12 @@ def test_layers_page_shows_gradients_exactly_as_torch_prints_them(layers, sizes)
     # Step 5: autograd's and the hand formula's tensors, each as print() shows it.
     assert f"# autograd: layer.weight.grad\n{layer.weight.grad}\n# by hand: g.T @ x\n{g.T @ x}" in codes
     assert f"# autograd: layer.bias.grad\n{layer.bias.grad}\n# by hand: g.sum(dim=0)\n{g.sum(dim=0)}" in codes
-    # Step 6: what print(layer.weight.grad, layer.bias.grad) writes after each call.
-    once = f"{layer.weight.grad} {layer.bias.grad}"
+    # Step 6: what print(layer.weight.grad) and print(layer.bias.grad) write after each call.
+    once = f"{layer.weight.grad}\n{layer.bias.grad}"
     layer(x).backward(gradient=g)
-    twice = f"{layer.weight.grad} {layer.bias.grad}"
+    twice = f"{layer.weight.grad}\n{layer.bias.grad}"
     layer.zero_grad()
-    assert [c for c in codes if c in (once, twice, "None None")] == [once, twice, "None None"]
+    assert [c for c in codes if c in (once, twice, "None\nNone")] == [once, twice, "None\nNone"]
 
 
 @pytest.mark.parametrize("key,value,field,message", [
