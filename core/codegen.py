@@ -177,8 +177,8 @@ def _linear_blocks(spec: LinearSpec, upstream: Upstream) -> list[_Block]:
         _Block(
             "6. Backward again without zeroing: gradients add up",
             StepCode("layer(x).backward(gradient=g)\n", "layer(x)$backward(gradient = g)\n"),
-            StepCode("print(layer.weight.grad, layer.bias.grad)  # twice step 5's\n"
-                     "layer.zero_grad()\nprint(layer.weight.grad, layer.bias.grad)  # None None\n",
+            StepCode("print(layer.weight.grad)  # twice step 5's\nprint(layer.bias.grad)\n"
+                     "layer.zero_grad()\nprint(layer.weight.grad)  # None\nprint(layer.bias.grad)\n",
                      "layer$weight$grad  # twice step 5's\nlayer$bias$grad\n"
                      "layer$zero_grad()  # R's torch fills zeros in place\nlayer$weight$grad\nlayer$bias$grad\n"),
         ),

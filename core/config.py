@@ -172,12 +172,14 @@ def _sequence(item: Callable[[object], object], min_len: int, max_len: int, what
         parts = [p for p in parts if p != ""]
         if not min_len <= len(parts) <= max_len:
             raise ValueError(f"give {min_len} to {max_len} {what}, comma-separated; got {len(parts)}")
-        values = []
+        values, problems = [], []
         for position, part in enumerate(parts, start=1):
             try:
                 values.append(item(part))
-            except ValueError as error:
-                raise ValueError(f"entry {position}: {error}") from None
+            except ValueError as error:  # keep going: the message names every bad entry, not only the first
+                problems.append(f"entry {position}: {error}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return tuple(values)
 
     return parse

@@ -83,6 +83,11 @@ def _view(tensor: torch.Tensor) -> TensorView:
     return TensorView(tensor.detach().cpu().numpy().copy(), str(tensor), type_label(tensor), tensor.requires_grad)
 
 
+def _printed(*tensors: torch.Tensor | None) -> str:
+    """What print(a) then print(b) ... write: each str() on its own lines ("None" for a missing .grad)."""
+    return "\n".join(str(tensor) for tensor in tensors)
+
+
 def _numpy(tensor: torch.Tensor | None) -> np.ndarray | None:
     return None if tensor is None else tensor.detach().cpu().numpy().copy()
 
@@ -212,8 +217,10 @@ class GradientCheck:
     upstream: TensorView  # g, same shape as out: (batch, out_features)
     weight_grad: TensorView  # (out_features, in_features), from autograd
     bias_grad: TensorView  # (out_features,)
-    weight_by_hand: np.ndarray  # g^T x in float64
-    bias_by_hand: np.ndarray  # g summed over the batch
+    weight_by_hand: np.ndarray  # g^T x in float64, for the agreement check
+    bias_by_hand: np.ndarray  # g summed over the batch, float64
+    weight_by_hand_printed: str  # print(g.T @ x): the script's float32 tensor, as torch prints it
+    bias_by_hand_printed: str  # print(g.sum(dim=0))
 
     @property
     def weight_agrees(self) -> bool:
@@ -243,24 +250,30 @@ def backward_with_gradient(spec: LinearSpec, upstream: Upstream) -> GradientChec
     layer, x, g = _backward_once(spec, upstream)
     g64, x64 = g.double().numpy(), x.double().numpy()
     # out = x W^T + b, so d/dW = g^T x (out, batch) @ (batch, in) and d/db = sum of g over the batch.
-    return GradientCheck(_view(g), _view(layer.weight.grad), _view(layer.bias.grad), g64.T @ x64, g64.sum(axis=0))
+    return GradientCheck(_view(g), _view(layer.weight.grad), _view(layer.bias.grad), g64.T @ x64, g64.sum(axis=0),
+                         str(g.T @ x), str(g.sum(dim=0)))
 
 
 class GradientState(NamedTuple):
     label: str  # the call that led here
     weight_grad: np.ndarray | None  # None once zero_grad() set it to None
     bias_grad: np.ndarray | None
+    printed: str  # what print(layer.weight.grad) and print(layer.bias.grad) write: 'tensor([[...]])\ntensor([...])'
+
+
+def _gradient_state(label: str, layer: nn.Linear) -> GradientState:
+    weight, bias = layer.weight.grad, layer.bias.grad
+    return GradientState(label, _numpy(weight), _numpy(bias), _printed(weight, bias))
 
 
 def accumulate_gradients(spec: LinearSpec, upstream: Upstream) -> list[GradientState]:
     """Step 6: step 5's backward, a second forward and backward without zeroing, then zero_grad()."""
     layer, x, g = _backward_once(spec, upstream)
-    states = [GradientState("after out.backward(gradient=g)", _numpy(layer.weight.grad), _numpy(layer.bias.grad))]
+    states = [_gradient_state("after out.backward(gradient=g)", layer)]
     layer(x).backward(gradient=g)
-    states.append(GradientState("after layer(x).backward(gradient=g) again", _numpy(layer.weight.grad),
-                                _numpy(layer.bias.grad)))
+    states.append(_gradient_state("after layer(x).backward(gradient=g) again", layer))
     layer.zero_grad()  # set_to_none=True since torch 2.0: the gradients become None, not zeros
-    states.append(GradientState("after layer.zero_grad()", _numpy(layer.weight.grad), _numpy(layer.bias.grad)))
+    states.append(_gradient_state("after layer.zero_grad()", layer))
     return states
 
 

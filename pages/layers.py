@@ -11,17 +11,14 @@ import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__
 
 from core import lesson
 from core.codegen import linear_code
-from pages.parts.code_panel import checked, code_panel, keep_values, show_tensor, step_columns, upstream_picker
+from pages.parts.code_panel import (checked, code_panel, keep_values, show_printout, show_tensor, step_columns,
+                                    upstream_picker)
 from viz.lesson import grad_fn_figure, init_range_figure
 
 DEFAULTS = {"layers_in_features": 3, "layers_out_features": 1, "layers_seed": 7, "layers_batch": 10,
             "layers_upstream": "lesson", "layers_constant": lesson.LESSON_CONSTANT}
 AGREE = ":green[:material/check_circle: autograd and the hand formula agree]"
 DIFFER = ":red[:material/cancel: autograd and the hand formula differ]"
-
-
-def numbers(values: np.ndarray | None) -> str:
-    return "None" if values is None else np.array2string(values, precision=4, threshold=60)
 
 
 def create_layer() -> lesson.LinearSpec:
@@ -100,11 +97,11 @@ def backward_with_gradient(spec: lesson.LinearSpec) -> lesson.Upstream:
         st.markdown(f"`g` has the shape of `out`, {grads.upstream.shape}, every element "
                     f"{upstream.fill(spec.batch * spec.out_features):g}.")
         for name, view, hand, formula, agrees in (
-            ("weight.grad", grads.weight_grad, grads.weight_by_hand, "g^T x", grads.weight_agrees),
-            ("bias.grad", grads.bias_grad, grads.bias_by_hand, "g summed over the batch", grads.bias_agrees),
+            ("weight.grad", grads.weight_grad, grads.weight_by_hand_printed, "g.T @ x", grads.weight_agrees),
+            ("bias.grad", grads.bias_grad, grads.bias_by_hand_printed, "g.sum(dim=0)", grads.bias_agrees),
         ):
             st.markdown(f"`layer.{name}` · shape `{view.shape}` · `{view.type_label}`")
-            st.code(f"# autograd\n{view.printed}\n# by hand: {formula}\n{numbers(hand)}", language="text")
+            show_printout(f"# autograd: layer.{name}\n{view.printed}\n# by hand: {formula}\n{hand}")
             st.markdown(AGREE if agrees else DIFFER)
     with code:
         code_panel(*linear_code(5, spec, upstream), key="layers_code_5")
@@ -116,9 +113,8 @@ def accumulation(spec: lesson.LinearSpec, upstream: lesson.Upstream) -> None:
     with result:
         states = lesson.accumulate_gradients(spec, upstream)
         for state in states:
-            st.markdown(f"**{state.label}**")
-            st.code(f"weight.grad = {numbers(state.weight_grad)}\nbias.grad = {numbers(state.bias_grad)}",
-                    language="text")
+            st.markdown(f"**{state.label}**: `print(layer.weight.grad)`, `print(layer.bias.grad)`")
+            show_printout(state.printed)
         doubled = np.allclose(states[1].weight_grad, 2 * states[0].weight_grad, rtol=1e-5)
         st.markdown(("The second backward **added** to the first: twice the values. " if doubled else "")
                     + "That is why a training loop calls `zero_grad()` every step; it sets `.grad` back to `None`.")

@@ -9,7 +9,8 @@ import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__
 from core import lesson
 from core.codegen import sequential_code
 from core.device import cuda_unavailable_reason
-from pages.parts.code_panel import checked, code_panel, keep_values, show_tensor, step_columns, upstream_picker
+from pages.parts.code_panel import (checked, code_panel, keep_values, show_printout, show_tensor, step_columns,
+                                    upstream_picker)
 from viz.figures import gradients_figure
 from viz.lesson import network_figure
 
@@ -71,10 +72,9 @@ def build() -> lesson.SequentialSpec:
 
 
 def parameters(spec: lesson.SequentialSpec) -> None:
-    result, code = step_columns("2. print(model) and named_parameters()")
+    summary = lesson.describe_model(spec)
+    result, code = step_columns("2. print(model) and named_parameters()", printout=summary.printed)
     with result:
-        summary = lesson.describe_model(spec)
-        st.code(summary.printed, language="text")
         st.dataframe(summary.parameters, hide_index=True, width="stretch")
         st.markdown(f"Total: **{summary.total:,}** parameters. Names are `position.parameter`: activations "
                     "have none, so their positions are skipped.")
@@ -90,7 +90,7 @@ def index(spec: lesson.SequentialSpec) -> None:
         position = st.selectbox("Position", range(len(spec.layers)), key="models_index",
                                 format_func=lambda i: f"model[{i}]: {spec.layers[i].kind}")
         view = lesson.submodule(spec, position)
-        st.code(view.printed, language="text")
+        show_printout(view.printed)
         for name, tensor in view.parameters.items():
             show_tensor(f"model[{position}].{name}", tensor)
         if not view.parameters:
@@ -115,7 +115,7 @@ def gradients(spec: lesson.SequentialSpec) -> tuple[lesson.SequentialSpec, lesso
                            "does wherever its input is negative, so they learn nothing from it: dead ReLUs.")
         with st.expander("Every gradient as torch prints it"):
             for name, printed in run.printed_grads.items():
-                st.code(f"{name}.grad\n{printed}", language="text")
+                show_printout(f"{name}.grad\n{printed}")
     with code:
         code_panel(*sequential_code(4, spec, upstream), key="models_code_4")
     return spec, upstream

@@ -176,6 +176,24 @@ def test_each_invalid_value_is_rejected_naming_the_field(field, value):
     assert field in str(caught.value)
 
 
+@pytest.mark.parametrize("field,value,message", [
+    ("hidden_sizes", "0, -3", "entry 1: 0 is out of range; allowed 1 to 512; entry 2: -3 is out of range; allowed 1 to 512"),
+    ("hidden_sizes", "8, x, 16, 0", "entry 2: 'x' is not a whole number; allowed 1 to 512; "
+                                    "entry 4: 0 is out of range; allowed 1 to 512"),
+    ("coefficients", "1, 200, nope", "entry 2: 200 is out of range; allowed -100 to 100; "
+                                     "entry 3: 'nope' is not a number; allowed -100 to 100"),
+])
+def test_every_bad_entry_of_a_list_is_named(field, value, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config({field: value})
+    assert caught.value.errors == {field: message}
+
+
+@pytest.mark.parametrize("text,sizes", [("32,", (32,)), (" 64 ;32 ", (64, 32)), (",16,,8,", (16, 8))])
+def test_stray_separators_are_accepted(text, sizes):
+    assert parse_config({"hidden_sizes": text}).model.hidden_sizes == sizes
+
+
 def test_too_many_parameters_names_the_cap():
     with pytest.raises(ConfigError, match="over the cap") as caught:
         parse_config({"hidden_sizes": "512,512,512"}, Limits(max_parameters=10_000))

@@ -1,5 +1,6 @@
 """core.lesson against torch computed here, step by step; viz.lesson on figure contents."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -126,6 +127,8 @@ def test_step5_gradients_match_torch_and_the_hand_formulas(spec, upstream):
     np.testing.assert_allclose(check.weight_by_hand, (g.T @ x).numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(check.bias_by_hand, g.sum(dim=0).numpy(), rtol=1e-5)
     assert check.weight_agrees and check.bias_agrees
+    # Shown as the script's print(by_hand_weight, by_hand_bias) shows them.
+    assert (check.weight_by_hand_printed, check.bias_by_hand_printed) == (str(g.T @ x), str(g.sum(dim=0)))
 
 
 def test_step5_the_lessons_constant_gives_bias_grad_100():
@@ -136,8 +139,7 @@ def test_step5_the_lessons_constant_gives_bias_grad_100():
 
 def test_step5_a_wrong_gradient_is_flagged():
     check = lesson.backward_with_gradient(LinearSpec(), Upstream())
-    wrong = lesson.GradientCheck(check.upstream, check.weight_grad, check.bias_grad, check.weight_by_hand + 1,
-                                 check.bias_by_hand)
+    wrong = dataclasses.replace(check, weight_by_hand=check.weight_by_hand + 1)
     assert not wrong.weight_agrees and wrong.bias_agrees
 
 
@@ -150,6 +152,9 @@ def test_step6_gradients_accumulate_until_zero_grad(upstream):
     first = layer.weight.grad.clone(), layer.bias.grad.clone()
     layer(x).backward(gradient=g)
     states = lesson.accumulate_gradients(spec, upstream)
+    # What print(layer.weight.grad) and print(layer.bias.grad) write after each call.
+    assert [state.printed for state in states] == [f"{first[0]}\n{first[1]}",
+                                                  f"{layer.weight.grad}\n{layer.bias.grad}", "None\nNone"]
     np.testing.assert_array_equal(states[0].weight_grad, first[0].numpy())
     np.testing.assert_array_equal(states[1].weight_grad, layer.weight.grad.numpy())
     np.testing.assert_array_equal(states[1].bias_grad, layer.bias.grad.numpy())

@@ -83,8 +83,8 @@ def test_layers_page_shows_bias_grad_100_for_batch_10_and_the_constant_10(layers
     if constant is not None:
         layers.number_input(key="layers_constant").set_value(constant).run()
     assert not layers.exception
-    bias = [c.value for c in layers.code if c.value.startswith("# autograd\ntensor([100.])")]
-    assert bias == ["# autograd\ntensor([100.])\n# by hand: g summed over the batch\n[100.]"]
+    bias = [c.value for c in layers.code if c.value.startswith("# autograd: layer.bias.grad")]
+    assert bias == ["# autograd: layer.bias.grad\ntensor([100.])\n# by hand: g.sum(dim=0)\ntensor([100.])"]
     agree = [m.value for m in layers.markdown if "agree" in m.value]
     assert len(agree) == 2 and all("check_circle" in m for m in agree)
 
@@ -99,6 +99,36 @@ def test_layers_page_with_changed_sizes_and_gradients(layers):
         assert not layers.exception and has_every_step(layers, LAYERS_STEPS)
         assert "layer = nn.Linear(5, 2)" in code_text(layers) and "x = torch.randn(7, 5)" in code_text(layers)
         assert sum("autograd and the hand formula agree" in m.value for m in layers.markdown) == 2
+
+
+def lesson_gradients(in_features: int, out_features: int, batch: int, seed: int, fill: float):
+    """The Layers page's script in plain torch: (layer, x, g) after out.backward(gradient=g)."""
+    torch.manual_seed(seed)
+    layer = torch.nn.Linear(in_features, out_features)
+    x = torch.randn(batch, in_features)
+    out = layer(x)
+    g = torch.full_like(out, fill)
+    out.backward(gradient=g)
+    return layer, x, g
+
+
+@pytest.mark.parametrize("sizes", [(3, 1, 10, 7), (4, 2, 5, 11)])
+def test_layers_page_shows_gradients_exactly_as_torch_prints_them(layers, sizes):
+    in_features, out_features, batch, seed = sizes
+    for key, value in zip(("in_features", "out_features", "batch", "seed"), sizes):
+        layers.number_input(key=f"layers_{key}").set_value(value)
+    layers.run()
+    layer, x, g = lesson_gradients(in_features, out_features, batch, seed, lesson.LESSON_CONSTANT)
+    codes = [c.value for c in layers.code]
+    # Step 5: autograd's and the hand formula's tensors, each as print() shows it.
+    assert f"# autograd: layer.weight.grad\n{layer.weight.grad}\n# by hand: g.T @ x\n{g.T @ x}" in codes
+    assert f"# autograd: layer.bias.grad\n{layer.bias.grad}\n# by hand: g.sum(dim=0)\n{g.sum(dim=0)}" in codes
+    # Step 6: what print(layer.weight.grad) and print(layer.bias.grad) write after each call.
+    once = f"{layer.weight.grad}\n{layer.bias.grad}"
+    layer(x).backward(gradient=g)
+    twice = f"{layer.weight.grad}\n{layer.bias.grad}"
+    layer.zero_grad()
+    assert [c for c in codes if c in (once, twice, "None\nNone")] == [once, twice, "None\nNone"]
 
 
 @pytest.mark.parametrize("key,value,field,message", [
@@ -123,6 +153,15 @@ def test_layers_page_bad_constant_gives_a_clear_message(layers):
 def test_layers_page_batch_of_one_explains_why_backward_works(layers):
     layers.number_input(key="layers_batch").set_value(1).run()
     assert not layers.exception and any("single element" in i.value for i in layers.info)
+
+
+@pytest.mark.parametrize("page", ["layers", "models"])
+def test_no_code_or_printout_of_several_lines_wraps(page):
+    """A wrapped line continues at column 0, which reads as broken Python indentation: scroll instead."""
+    at = open_page(page)
+    at.radio(key=f"{page}_upstream").set_value("constant").run()  # the longest upstream line
+    several = [code for code in at.code if "\n" in code.value.strip()]
+    assert len(several) > 10 and [code.value[:40] for code in several if code.proto.wrap_lines] == []
 
 
 # ---------------------------------------------------------------- Models ---
@@ -166,6 +205,13 @@ def test_models_page_bad_sizes_give_a_clear_message(models, key, value, message)
 def test_models_page_bad_batch_gives_a_clear_message(models):
     models.number_input(key="models_batch").set_value(1001).run()
     assert not models.exception and "batch" in errors(models)
+
+
+def test_models_page_prints_the_whole_model_above_the_step_columns(models):
+    # Its lines are wider than the result column: across both columns they fit a 1280 px window.
+    printed = lesson.describe_model(lesson.SequentialSpec()).printed
+    in_columns = [code.value for column in models.columns for code in column.get("code")]
+    assert printed in [code.value for code in models.code] and printed not in in_columns
 
 
 def test_models_page_with_changed_layers(models):

@@ -155,6 +155,36 @@ def test_bad_settings_before_any_run_say_what_to_fix_not_press_train(train):
     assert [i for i in train.info if "Press" in i.value] and chart(train, "Weights at epoch 0")
 
 
+def test_every_bad_layer_size_is_named(train):
+    train.text_input(key="hidden_sizes").input("0, -3").run()
+    errors = " ".join(e.value for e in train.error)
+    assert "entry 1: 0 is out of range" in errors and "entry 2: -3 is out of range" in errors
+
+
+def read_as(at: AppTest) -> list[str]:
+    return [c.value for c in at.sidebar.caption if c.value.startswith("Read as")]
+
+
+@pytest.mark.parametrize("key,text,normalised", [
+    ("hidden_sizes", "32,", "32"),
+    ("hidden_sizes", "64;; 32", "64, 32"),
+    ("coefficients", "1, -2,", "1, -2"),
+])
+def test_a_list_with_stray_separators_is_accepted_and_shown_as_read(train, key, text, normalised):
+    train.text_input(key=key).input(text).run()
+    assert not train.error and not train.exception
+    assert read_as(train) == [f"Read as `{normalised}`"]
+    assert train.query_params[key] == normalised.replace(" ", "")  # the run's config, as the link carries it
+    train.text_input(key=key).input(normalised).run()
+    assert read_as(train) == []  # the plain list needs no note
+
+
+@pytest.mark.parametrize("text", ["32", "64,32", " 64 , 32 "])
+def test_a_plain_list_gets_no_note(train, text):
+    train.text_input(key="hidden_sizes").input(text).run()
+    assert read_as(train) == []
+
+
 def test_add_and_remove_layer_buttons(train):
     train.button(key="add_layer").click().run()
     assert train.text_input(key="hidden_sizes").value == "32, 32"

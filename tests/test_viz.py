@@ -195,3 +195,71 @@ def test_pooled_layers_leave_room_for_the_next_layers_row_labels():
         bias_end = fig.layout[f"xaxis{2 * i}"].domain[1]
         next_start = fig.layout[f"xaxis{2 * i + 1}"].domain[0]
         assert next_start - bias_end >= 0.08, i  # labels like "480:496" take ~55 px of a ~770 px plot
+
+
+EXTREMES = [(1e-8, 1e-6), (1e-8, 3.0), (2.0, 1e38), (1e36, 3.4e38)]
+
+
+def widest_decade_label(low: float, high: float) -> int:
+    """Characters of the longest "1e+38"-style label plotly's "~e" format gives a decade tick in [low, high]."""
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    return max(len(f"1e{k:+d}") for k in decades)
+
+
+@pytest.mark.parametrize("low,high", EXTREMES)
+def test_log_axes_label_extreme_values_with_exponents_inside_their_margin(low, high):
+    """A diverging run's 1e38 in full is 39 digits, clipped by the fixed margin to "0000000"."""
+    epochs = np.arange(1, 4)
+    values = np.array([low, np.sqrt(low * high), high])
+    for fig in (figures.loss_figure(epochs, values, log_scale=True),
+                figures.grad_norm_figure(epochs, {"0.weight": values, "0.bias": values / 2})):
+        axis = fig.layout.yaxis
+        assert axis.tickformat == "~e" and axis.exponentformat == "e"
+        room = fig.layout.margin.l - figures.Y_TITLE_PX  # what the axis title leaves for the tick labels
+        assert room >= figures.LABEL_CHAR_PX * widest_decade_label(values.min() / 2, values.max()), (low, high)
+
+
+@pytest.mark.parametrize("high", [1e-8, 3e-7, 2e31, 3.4e38])
+def test_linear_loss_axis_at_extreme_values_uses_exponents_inside_its_margin(high):
+    fig = figures.loss_figure(np.arange(1, 3), np.array([high / 3, high]))
+    assert fig.layout.yaxis.exponentformat == "e"  # "2e+31", not "20000000000000000000000000000000"
+    longest = len(f"{high:.2e}".replace("e-0", "e-").replace("e+0", "e+"))  # "3.40e+38": mantissa digits as needed
+    assert fig.layout.margin.l - figures.Y_TITLE_PX >= figures.LABEL_CHAR_PX * longest
+
+
+def test_everyday_values_keep_full_number_labels_and_the_base_margin():
+    epochs = np.arange(1, 4)
+    norms = {"0.weight": np.array([7.6, 57.0, 326.0])}
+    fig = figures.grad_norm_figure(epochs, norms)
+    assert fig.layout.yaxis.tickformat == ".3~r" and fig.layout.margin.l == 50
+    assert figures.loss_figure(epochs, np.array([146.0, 200.0, 252.9])).layout.margin.l == 50
+
+
+@pytest.mark.parametrize("value,label", [
+    (100.0, "100"), (17.3456, "17.3"), (0.0123456, "0.0123"), (12345.0, "12300"), (1e38, "1e+38"),
+    (3.4e38, "3.4e+38"), (1e-8, "1e-8"), (-2.5e-6, "-2.5e-6"), (0.0, "0"),
+])
+def test_number_labels_are_short_and_never_pad_exponents(value, label):
+    assert figures.number_label(value) == label
+
+
+@pytest.mark.parametrize("limit,labels", [(100.0, ["-100", "0", "100"]), (1e38, ["-1e+38", "0", "1e+38"]),
+                                          (1e-8, ["-1e-8", "0", "1e-8"])])
+def test_colour_bars_read_their_limits_plainly(limit, labels):
+    """The Models page's colour bar read "-1e+02 … 1e+02" for a largest gradient of 100."""
+    layers = [SimpleNamespace(name="0", weight=np.array([[limit, -limit / 2]]), bias=np.array([limit / 4]),
+                              weight_grad=np.array([[limit, -limit / 2]]), bias_grad=np.array([0.0]))]
+    for fig in (figures.weights_figure(layers), figures.gradients_figure(layers)):
+        bar = fig.layout.coloraxis1.colorbar
+        assert list(bar.ticktext) == labels and list(bar.tickvals) == [-limit, 0, limit]
+
+
+def test_wide_tick_labels_leave_the_legend_room_for_another_row():
+    """Rows are counted for the plot's width at the base margin: a wider margin for "1e+38" labels
+    pushes the fourth entry onto a second row, which the bottom margin must hold."""
+    epochs = np.arange(1, 4)
+    norms = {f"{i}.{kind}": np.array([1.0, 1e20, 1e38]) for i in (0, 2) for kind in ("weight", "bias")}
+    wide = figures.grad_norm_figure(epochs, norms)
+    everyday = figures.grad_norm_figure(epochs, {name: np.array([1.0, 5.0, 30.0]) for name in norms})
+    assert wide.layout.margin.l > everyday.layout.margin.l == 50
+    assert wide.layout.margin.b == everyday.layout.margin.b + 22  # two legend rows, not one

@@ -11,6 +11,8 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -73,14 +75,58 @@ def _figure(data: list[dict], layout: dict) -> go.Figure:
     return go.Figure(data=data, layout={**_BASE_LAYOUT, **layout})
 
 
-def _tick_format(curves: Sequence[np.ndarray], log_scale: bool, digits: int) -> str | None:
-    """Full numbers on a log axis that spans decades, where plotly's default labels minor ticks "2",
-    "5" (for 20, 50). Elsewhere plotly's own format, which carries as many digits as the tick step
-    needs: a fixed 4 significant digits labels ticks 60305 and 60310 both "60310"."""
-    finite = np.concatenate([np.ravel(np.asarray(c, dtype=np.float64)) for c in curves] or [np.empty(0)])
-    finite = finite[np.isfinite(finite) & (finite > 0)]
-    spans_decades = finite.size > 0 and finite.max() >= 10 * finite.min()
-    return f".{digits}~r" if log_scale and spans_decades else None
+PLAIN_LABELS = (1e-3, 1e5)  # values in this range get full-number tick labels ("0.002", "50000"), others "1e+38"
+LABEL_CHAR_PX = 7  # px per character of a 12 px tick label
+Y_TITLE_PX = 22  # beside the tick labels: the rotated y-axis title and the gaps around it
+
+
+def _finite(curves: Sequence[np.ndarray], positive: bool) -> np.ndarray:
+    values = np.concatenate([np.ravel(np.asarray(c, dtype=np.float64)) for c in curves] or [np.empty(0)])
+    return values[np.isfinite(values) & ((values > 0) if positive else True)]
+
+
+def _value_axis(curves: Sequence[np.ndarray], log_scale: bool, digits: int) -> tuple[dict, int]:
+    """(tick settings of a y axis showing these values, its widest tick label in characters).
+
+    Full numbers while they stay short; on a log axis spanning decades a fixed format, since plotly's
+    own labels minor ticks "2", "5" (for 20, 50). Outside PLAIN_LABELS exponents ("1e+38", "2e-8"):
+    a full 1e38 is 39 digits, clipped by the fixed margin. Elsewhere plotly's own format, which
+    carries as many digits as the tick step needs (a fixed 4 significant digits labels ticks 60305
+    and 60310 both "60310").
+    """
+    values = np.abs(_finite(curves, positive=log_scale))
+    values = values[values > 0]
+    if not values.size:
+        return dict(tickformat=None), 4
+    high = float(values.max())
+    low = float(values.min()) if log_scale else high  # a linear axis's labels follow its top: 0, 2e+31, 4e+31
+    plain = PLAIN_LABELS[0] <= low and high < PLAIN_LABELS[1]
+    spans_decades = high >= 10 * low
+    if plain:
+        widest = max(len(np.format_float_positional(10.0 ** np.floor(np.log10(low)), trim="-")),
+                     len(f"{high:.0f}"), 4)
+        return dict(tickformat=f".{digits}~r" if log_scale and spans_decades else None), widest
+    # Characters of "5e+38", counting one more: "e" and the minus sign are wider than a digit.
+    exponent_chars = 4 + len(str(int(max(abs(np.floor(np.log10(low))), abs(np.ceil(np.log10(high)))))))
+    if log_scale and spans_decades:  # ticks at 1, 2, 5 x 10^k: "5e+38", "2e-8"
+        return dict(tickformat="~e", exponentformat="e"), exponent_chars
+    return dict(tickformat=None, exponentformat="e"), exponent_chars + 3  # "2.25e+38": the digits the step needs
+
+
+def _left_margin(label_chars: int) -> int:
+    """Room for the y tick labels and the axis title beside them (margins do not grow by themselves)."""
+    return max(_BASE_LAYOUT["margin"]["l"], LABEL_CHAR_PX * label_chars + Y_TITLE_PX)
+
+
+def number_label(value: float) -> str:
+    """A short label: 3 significant digits, in full inside PLAIN_LABELS ("100", "0.0123", "12300"),
+    else with an exponent ("1e+38", "-3.4e-08" reads "-3.4e-8")."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    if PLAIN_LABELS[0] <= abs(value) < PLAIN_LABELS[1]:
+        return np.format_float_positional(float(f"{value:.3g}"), trim="-")
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent):+d}"
 
 
 def _vline(epoch: int, text: str, colour: str, dash: str = "dot") -> tuple[dict, dict]:
@@ -112,12 +158,14 @@ def loss_figure(
                                  showarrow=False, font=dict(size=13, color="#777"))))
     trace = dict(type="scatter", x=_compact(x), y=_compact(y), mode="lines", name="loss", line=dict(color=LAYER_COLOURS[0], width=2),
                  hovertemplate="epoch %{x}<br>loss %{y:.6g}<extra></extra>")
+    ticks, label_chars = _value_axis([y], log_scale, digits=4)
     return _figure([trace], dict(
         title=dict(text=f"Loss{last}"),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
-        yaxis=dict(title=dict(text="loss"), type="log" if log_scale else "linear",
-                   tickformat=_tick_format([y], log_scale, digits=4), showticklabels=bool(len(epochs))),
+        yaxis=dict(title=dict(text="loss"), type="log" if log_scale else "linear", showticklabels=bool(len(epochs)),
+                   **ticks),
         shapes=[shape for shape, _ in markers if shape], annotations=[note for _, note in markers], showlegend=False,
+        margin=dict(_BASE_LAYOUT["margin"], l=_left_margin(label_chars)),
     ))
 
 
@@ -141,20 +189,23 @@ def grad_norm_figure(
             line=dict(color=colour, dash="dot" if kind == "bias" else "solid"),
             hovertemplate=f"{name}<br>epoch %{{x}}<br>‖grad‖ %{{y:.4g}}<extra></extra>",
         ))
+    ticks, label_chars = _value_axis(list(norms.values()), True, digits=3)
     return _figure(traces, dict(
         title=dict(text="Gradient norm per parameter" + (f" (epoch {epoch})" if epoch is not None else "")),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
-        yaxis=dict(title=dict(text="‖grad‖₂"), type="log", tickformat=_tick_format(list(norms.values()), True, digits=3)),
-        **_legend_below(len(traces)),
+        yaxis=dict(title=dict(text="‖grad‖₂"), type="log", **ticks),
+        **_legend_below(len(traces), left=_left_margin(label_chars)),
     ))
 
 
-def _legend_below(entries: int, height: int = 320, top: int = 50, per_row: int = 4) -> dict:
+def _legend_below(entries: int, height: int = 320, top: int = 50, per_row: int = 4, left: int = 50) -> dict:
     """A horizontal legend under the x axis, in a bottom margin sized for its rows: with autoexpand off,
     plotly does not draw the figure a second time to make room for it."""
+    if left > _BASE_LAYOUT["margin"]["l"]:  # wide tick labels narrow the plot, and with it the legend's rows
+        per_row -= 1
     bottom = 60 + 22 * -(-entries // per_row)
     return dict(legend=dict(orientation="h", y=-45 / (height - top - bottom), yanchor="top"),
-                margin=dict(_BASE_LAYOUT["margin"], t=top, b=bottom, autoexpand=False))
+                margin=dict(_BASE_LAYOUT["margin"], l=left, t=top, b=bottom, autoexpand=False))
 
 
 # ---------------------------------------------------------------- matrices ---
@@ -289,7 +340,7 @@ def _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain, y_d
             colorscale=DIVERGING, cmid=0, cmin=-limit, cmax=limit,
             colorbar=dict(orientation="h", x=(weight_domain[0] + bias_domain[1]) / 2, xanchor="center",
                           y=y_domain[0] - colorbar_gap, yanchor="top", len=max(bias_domain[1] - weight_domain[0], 0.14),
-                          thickness=8, tickvals=[-limit, 0, limit], ticktext=[f"{-limit:.2g}", "0", f"{limit:.2g}"],
+                          thickness=8, tickvals=[-limit, 0, limit], ticktext=[number_label(-limit), "0", number_label(limit)],
                           tickfont=dict(size=10)),
         ),
     }

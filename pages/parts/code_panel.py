@@ -40,9 +40,10 @@ def code_panel(python_code: str, r_code: str, *, key: str, download_name: str | 
 
 
 def _code(code: str, language: str) -> None:
-    # Wrapped, not scrolled sideways; a long script scrolls inside a box so the step stays on screen.
+    # Long lines scroll sideways: wrapped, their rest started at column 0 and read as broken Python
+    # indentation. A long script scrolls inside a box so the step stays on screen.
     height = "content" if code.count("\n") <= MAX_CODE_LINES else MAX_CODE_HEIGHT
-    st.code(code, language=language, wrap_lines=True, height=height)
+    st.code(code, language=language, wrap_lines=False, height=height)
 
 
 def _download(code: str, file_name: str, mime: str, key: str) -> None:
@@ -51,12 +52,24 @@ def _download(code: str, file_name: str, mime: str, key: str) -> None:
                        icon=":material/download:", on_click="ignore")
 
 
-def step_columns(title: str, explanation: str | None = None) -> tuple:
-    """A lesson step's heading, then (result column, code column): the result left, its code beside it."""
+def step_columns(title: str, explanation: str | None = None, *, printout: str | None = None) -> tuple:
+    """A lesson step's heading, then (result column, code column): the result left, its code beside it.
+
+    `printout`, torch's text for a whole model, goes above both columns: its lines ("  (2): Linear(
+    in_features=16, out_features=1, bias=True)") are wider than the result column of a 1280 px window.
+    """
     st.subheader(title)
     if explanation:
         st.markdown(explanation)
+    if printout is not None:
+        show_printout(printout)
     return st.columns([3, 2], gap="large")
+
+
+def show_printout(text: str) -> None:
+    """Text as torch prints it. One line may wrap (nothing to mis-indent); several keep their
+    indentation and scroll sideways where too wide."""
+    st.code(text, language="text", wrap_lines="\n" not in text.strip())
 
 
 def show_errors(error: ConfigError, what: str) -> None:
@@ -78,7 +91,7 @@ def checked(build: Callable[[], T], what: str) -> T:
 def show_tensor(name: str, view: TensorView) -> None:
     """Torch's printout of a tensor, with its shape and the type footer torch prints (as R's torch shows it)."""
     st.markdown(f"`{name}` · shape `{view.shape}` · `{view.type_label}` · requires_grad `{view.requires_grad}`")
-    st.code(view.printed, language="text")
+    show_printout(view.printed)
 
 
 def upstream_picker(key: str) -> Upstream:

@@ -21,6 +21,7 @@ from core.config import (
     ConfigError,
     Limits,
     check_size,
+    field_specs,
     parse_config,
     parse_fields,
     shown,
@@ -56,6 +57,20 @@ def limits() -> Limits:
 def widget_value(value: object) -> object:
     """Lists are edited as comma-separated text."""
     return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) if isinstance(value, tuple) else value
+
+
+def read_as(name: str, caps: Limits) -> None:
+    """Under a list typed as text: the list it was read as, when stray separators were dropped ("32," is 32).
+
+    Spacing alone is not mentioned; an invalid list gets the page's error instead.
+    """
+    text = str(st.session_state[name])
+    try:
+        normalised = widget_value(field_specs(caps)[name].parse(text))
+    except ValueError:
+        return
+    if text.replace(" ", "") != str(normalised).replace(" ", ""):
+        st.caption(f"Read as `{normalised}`")
 
 
 def _flag(text: str) -> bool | None:
@@ -108,6 +123,7 @@ def _data_widgets(caps: Limits) -> tuple[Dataset | None, str | None]:
                         help="y gets + N(0, std²) noise; the lesson uses 1.")
         st.text_input("Target coefficients", key="coefficients",
                       help="y = c1·x1 + c2·x2 + … + noise; one input per coefficient. The lesson: 0.2, -1.3, -0.5.")
+        read_as("coefficients", caps)
     st.number_input("Seed", key="seed", min_value=0, max_value=MAX_SEED, step=1,
                     help="Seeds the data and the initial weights: the same seed gives the same run.")
     return dataset, data_error
@@ -118,6 +134,7 @@ def _network_widgets(caps: Limits) -> None:
     st.text_input("Hidden layer sizes", key="hidden_sizes",
                   help=f"Units per hidden nn.Linear, comma-separated: 1 to {caps.max_hidden_layers} layers "
                        f"of 1 to {caps.max_units} units. The output layer has 1.")
+    read_as("hidden_sizes", caps)
     add, remove = st.columns(2)
     add.button("Layer", key="add_layer", icon=":material/add:", on_click=_add_layer, width="stretch",
                help="Add a hidden layer (a copy of the last size).")

@@ -45,3 +45,34 @@ def test_page_matches_its_screenshots(app, assert_snapshot, name, path):
     widgets = app.page.get_by_test_id("stSidebarUserContent").get_by_test_id("stVerticalBlock")
     if widgets.count() and widgets.first.get_by_test_id("stElementContainer").count():
         assert_snapshot(widgets.first, f"{name}_sidebar")
+
+
+
+# Per visible code block: [language, white-space, scrollWidth, clientWidth, first line]; per dataframe
+# grid: its scroller's [scrollWidth, clientWidth].
+CODE_BOXES_JS = """() => [...document.querySelectorAll("[data-testid='stCode'] pre")]
+  .filter((pre) => pre.offsetParent !== null && pre.offsetHeight > 0)
+  .map((pre) => [pre.querySelector("code").className.match(/language-(\\w+)/)?.[1] ?? "",
+                 getComputedStyle(pre.querySelector("code")).whiteSpace, pre.scrollWidth, pre.clientWidth,
+                 pre.innerText.split("\\n")[0]])"""
+GRIDS_JS = """() => [...document.querySelectorAll("[data-testid='stDataFrame'] .dvn-scroller")]
+  .map((scroller) => [scroller.scrollWidth, scroller.clientWidth])"""
+
+
+@pytest.mark.parametrize("name,path", [
+    lesson_page("layers", "pages/layers.py"),
+    lesson_page("models", "pages/models.py"),
+])
+def test_nothing_a_learner_reads_is_cut_or_wrapped_to_column_0(app, name, path):
+    """In the 1280 px window: code and torch's multi-line printouts keep their lines (a wrapped line
+    restarts at column 0, which reads as broken indentation) and scroll sideways where too wide;
+    print(model), one-line printouts and the tables fit their boxes."""
+    app.goto(path)
+    boxes = app.page.evaluate(CODE_BOXES_JS)
+    code = [box for box in boxes if box[0] in ("python", "r")]
+    printouts = [box for box in boxes if box[0] not in ("python", "r")]
+    assert code and printouts and [box for box in code if box[1] != "pre"] == []
+    must_fit = [box for box in printouts if box[1] == "pre-wrap" or box[4] == "Sequential("]
+    assert [box for box in must_fit if box[2] > box[3]] == []
+    grids = app.page.evaluate(GRIDS_JS)
+    assert [grid for grid in grids if grid[0] > grid[1]] == []
