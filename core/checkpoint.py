@@ -12,8 +12,6 @@ hostile file is refused with a CheckpointError and nothing is half-loaded.
 from __future__ import annotations
 
 import io
-import json
-import math
 import zipfile
 from dataclasses import dataclass
 
@@ -21,6 +19,7 @@ import numpy as np
 import torch
 
 from core.config import FIELDS, LIMITS, Config, ConfigError, Limits, parse_config, shown
+from core.exports import plain_values
 from core.model import build_model
 from core.trainer import Trainer
 
@@ -83,7 +82,7 @@ def _payload(trainer: Trainer) -> dict:
     payload = {
         "format": FORMAT,
         "version": VERSION,
-        "config": _plain_values(trainer.config),
+        "config": plain_values(trainer.config),
         "state_dict": {name: tensor.detach().cpu().clone() for name, tensor in trainer.model.state_dict().items()},
         "optimizer_state": {
             int(index): {key: value.detach().cpu().clone() for key, value in state.items()}
@@ -99,27 +98,6 @@ def _payload(trainer: Trainer) -> dict:
         "diverged_at": trainer.diverged_at,
     }
     return payload
-
-
-def _plain_values(config: Config) -> dict[str, object]:
-    """config.values() with tuples as lists: str, int and float only, for JSON and weights_only."""
-    return {name: list(value) if isinstance(value, tuple) else value for name, value in config.values().items()}
-
-
-def config_json(config: Config) -> str:
-    """The flat config as readable JSON; parse_config(json.loads(text)) gives the config back."""
-    return json.dumps(_plain_values(config), indent=2)
-
-
-def metrics_csv(trainer: Trainer) -> str:
-    """One row per epoch: epoch, loss, learning_rate, then grad_norm_<parameter name> per parameter."""
-    import pandas as pd  # here, not at the top: ~0.3 s of every cold start (see core/tabular.py)
-
-    history = trainer.history
-    with trainer.lock:  # the columns grow while a run trains
-        columns = {"epoch": history.epochs, "loss": history.losses.copy(), "learning_rate": history.learning_rates.copy()}
-        columns |= {f"grad_norm_{name}": norms.copy() for name, norms in history.grad_norms.items()}
-    return pd.DataFrame(columns).to_csv(index=False, lineterminator="\n")
 
 
 # ------------------------------------------------------------------- import ---
@@ -301,7 +279,7 @@ def _config(raw: object, limits: Limits) -> Config:
 
 
 def _plain_value(value: object) -> bool:
-    """str, int, float or a list of them: what _plain_values writes, and all parse_config is given."""
+    """str, int, float or a list of them: what core.exports.plain_values writes, and all parse_config is given."""
     if type(value) is list:
         return all(type(item) in (str, int, float) for item in value)
     return type(value) in (str, int, float)

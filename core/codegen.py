@@ -2,7 +2,7 @@
 
 Each step's script is whole and runnable: it repeats the setup lines of the steps before
 it (seed, module, x, backward) and then prints what that step shows, with the same seed
-and sizes as core.lesson, so it prints the numbers on screen. `training_script` does the
+and sizes as the lessons (core.linear_lesson, core.sequential_lesson), so it prints the numbers on screen. `training_script` does the
 same for a Train page config: it reproduces core.trainer.Trainer epoch for epoch.
 """
 
@@ -12,7 +12,9 @@ import math
 from typing import NamedTuple
 
 from core.config import Config
-from core.lesson import LinearSpec, SequentialSpec, Upstream
+from core.lesson import Upstream
+from core.linear_lesson import LinearSpec
+from core.sequential_lesson import SequentialSpec
 
 
 class StepCode(NamedTuple):
@@ -296,16 +298,21 @@ def _query(config: Config) -> str:
     return "&".join(f"{name}={value}" for name, value in config.to_query_params().items())
 
 
-_OPTIMIZERS_PY = {
-    "manual_sgd": "",  # the lesson's own update, in the loop
-    "sgd": "optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)\n",
-    "adam": "optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)\n",
+# Per optimizer: the line that makes it, before the loop, and the update, inside the loop.
+_OPTIMIZERS = {
+    "manual_sgd": StepCode("", ""),  # the lesson's own update, in the loop
+    "sgd": StepCode("optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)\n",
+                    "optimizer <- optim_sgd(model$parameters, lr = learning_rate)\n"),
+    "adam": StepCode("optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)\n",
+                     "optimizer <- optim_adam(model$parameters, lr = learning_rate)\n"),
 }
-
-_UPDATE_PY = {
-    "manual_sgd": "    with torch.no_grad():\n        for p in model.parameters():\n            p.sub_(learning_rate * p.grad)\n",
-    "sgd": "    optimizer.step()\n",
-    "adam": "    optimizer.step()\n",
+_OPTIMIZER_STEP = StepCode("    optimizer.step()\n", "  optimizer$step()\n")
+_UPDATES = {
+    "manual_sgd": StepCode(
+        "    with torch.no_grad():\n        for p in model.parameters():\n            p.sub_(learning_rate * p.grad)\n",
+        "  with_no_grad({\n    for (p in model$parameters) p$sub_(learning_rate * p$grad)\n  })\n"),
+    "sgd": _OPTIMIZER_STEP,
+    "adam": _OPTIMIZER_STEP,
 }
 
 
@@ -340,7 +347,7 @@ device = torch.device("{training.device}")
 x, y, model = x.to(device), y.to(device), model.to(device)
 learning_rate = {_number(training.learning_rate)}
 epochs = {training.epochs}
-{_OPTIMIZERS_PY[training.optimizer]}
+{_OPTIMIZERS[training.optimizer].python}
 for epoch in range(1, epochs + 1):
     y_pred = model(x)
     loss = (y_pred - y).pow(2).{reduction}()
@@ -353,20 +360,7 @@ for epoch in range(1, epochs + 1):
     if not torch.isfinite(torch.stack([loss.detach(), *norms])).all():
         print(f"Diverged at epoch {{epoch}}: try a smaller learning_rate or the mean reduction")
         break
-{_UPDATE_PY[training.optimizer]}'''
-
-
-_OPTIMIZERS_R = {
-    "manual_sgd": "",
-    "sgd": "optimizer <- optim_sgd(model$parameters, lr = learning_rate)\n",
-    "adam": "optimizer <- optim_adam(model$parameters, lr = learning_rate)\n",
-}
-
-_UPDATE_R = {
-    "manual_sgd": "  with_no_grad({\n    for (p in model$parameters) p$sub_(learning_rate * p$grad)\n  })\n",
-    "sgd": "  optimizer$step()\n",
-    "adam": "  optimizer$step()\n",
-}
+{_UPDATES[training.optimizer].python}'''
 
 
 def r_training_script(config: Config) -> str:
@@ -389,12 +383,12 @@ x <- x$to(device = device)
 y <- y$to(device = device)
 model$to(device = device)
 learning_rate <- {_number(training.learning_rate)}
-{_OPTIMIZERS_R[training.optimizer]}
+{_OPTIMIZERS[training.optimizer].r}
 for (epoch in 1:{training.epochs}) {{
   y_pred <- model(x)
   loss <- (y_pred - y)$pow(2)${training.reduction}()
   model$zero_grad()
   loss$backward()
   if (epoch %% 10 == 0) cat(sprintf("Epoch: %d  Loss: %.6f\\n", epoch, loss$item()))
-{_UPDATE_R[training.optimizer]}}}
+{_UPDATES[training.optimizer].r}}}
 '''

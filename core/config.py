@@ -128,7 +128,9 @@ def _parse_int(raw: str) -> int | None:
     return int(number) if math.isfinite(number) and number == int(number) else None
 
 
-def _integer(low: int, high: int) -> Callable[[object], int]:
+def whole_number(low: int, high: int) -> Callable[[object], int]:
+    """A parser of whole numbers in [low, high] (an int, or text such as "3" or "3.0"); raises ValueError(message)."""
+
     def parse(raw: object) -> int:
         value = raw if isinstance(raw, int) and not isinstance(raw, bool) else _parse_int(str(raw))
         if value is None:
@@ -197,23 +199,23 @@ def _join(values: object) -> str:
 
 def field_specs(limits: Limits) -> dict[str, FieldSpec]:
     return {
-        "n_samples": FieldSpec("data", _integer(1, limits.max_samples), str),
+        "n_samples": FieldSpec("data", whole_number(1, limits.max_samples), str),
         "noise_std": FieldSpec("data", _number(0.0, 10.0), _format_number),
         "coefficients": FieldSpec(
             "data", _sequence(_number(-100.0, 100.0), 1, limits.max_features, "coefficients"), _join
         ),
         "hidden_sizes": FieldSpec(
             "model",
-            _sequence(_integer(1, limits.max_units), 1, limits.max_hidden_layers, "hidden layer sizes"),
+            _sequence(whole_number(1, limits.max_units), 1, limits.max_hidden_layers, "hidden layer sizes"),
             _join,
         ),
         "activation": FieldSpec("model", _choice(ACTIVATIONS), str),
         "learning_rate": FieldSpec("training", _number(*LEARNING_RATE_RANGE), _format_number),
-        "epochs": FieldSpec("training", _integer(1, limits.max_epochs), str),
+        "epochs": FieldSpec("training", whole_number(1, limits.max_epochs), str),
         "reduction": FieldSpec("training", _choice(REDUCTIONS), str),
         "optimizer": FieldSpec("training", _choice(OPTIMIZERS), str),
         "device": FieldSpec("training", _choice(DEVICES), str),
-        "seed": FieldSpec("training", _integer(0, MAX_SEED), str),
+        "seed": FieldSpec("training", whole_number(0, MAX_SEED), str),
     }
 
 

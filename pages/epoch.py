@@ -12,7 +12,7 @@ from core.epoch import PHASES, EpochWalk, EpochWalker, graph_text, moved
 from pages.parts.code_panel import code_panel
 from pages.parts.epoch_link import Request, epoch_query, read_request
 from pages.parts.epoch_text import SENTENCES, grad_summary, lesson_loop, step_label
-from pages.parts.train_data import plain
+from pages.parts.text import plain
 from pages.parts.train_widgets import limits
 from viz import epoch as figures
 

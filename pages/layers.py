@@ -9,10 +9,12 @@ import streamlit as st
 
 import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__.py)
 
-from core import lesson
+from core import lesson, linear_lesson
 from core.codegen import linear_code
-from pages.parts.code_panel import (checked, code_panel, keep_values, show_printout, show_tensor, step_columns,
-                                    upstream_picker)
+from pages.parts.code_panel import code_panel
+from pages.parts.lesson_widgets import (
+    checked, keep_values, show_printout, show_tensor, step_columns, upstream_picker,
+)
 from viz.lesson import grad_fn_figure, init_range_figure
 
 DEFAULTS = {"layers_in_features": 3, "layers_out_features": 1, "layers_seed": 7, "layers_batch": 10,
@@ -21,7 +23,7 @@ AGREE = ":green[:material/check_circle: autograd and the hand formula agree]"
 DIFFER = ":red[:material/cancel: autograd and the hand formula differ]"
 
 
-def create_layer() -> lesson.LinearSpec:
+def create_layer() -> linear_lesson.LinearSpec:
     result, code = step_columns("1. Create nn.Linear(in_features, out_features)")
     with result:
         sizes = st.columns(3)
@@ -29,8 +31,8 @@ def create_layer() -> lesson.LinearSpec:
         sizes[1].number_input("out_features", key="layers_out_features", step=1, help=f"1 to {lesson.MAX_FEATURES}")
         sizes[2].number_input("seed", key="layers_seed", step=1, help="torch.manual_seed before the layer is made")
         state = st.session_state
-        spec = lesson.LinearSpec(state.layers_in_features, state.layers_out_features, seed=state.layers_seed)
-        made = checked(lambda: lesson.create_linear(spec), "This nn.Linear cannot be made")
+        spec = linear_lesson.LinearSpec(state.layers_in_features, state.layers_out_features, seed=state.layers_seed)
+        made = checked(lambda: linear_lesson.create_linear(spec), "This nn.Linear cannot be made")
         st.markdown(f"`print(layer)` gives `{made.printed}`. Its two parameters are already initialised:")
         show_tensor("layer.weight", made.weight)
         show_tensor("layer.bias", made.bias)
@@ -43,39 +45,39 @@ def create_layer() -> lesson.LinearSpec:
     return spec
 
 
-def forward(spec: lesson.LinearSpec) -> lesson.LinearSpec:
+def forward(spec: linear_lesson.LinearSpec) -> linear_lesson.LinearSpec:
     result, code = step_columns("2. Call it on a batch: out = layer(x)")
     with result:
         st.number_input("batch", key="layers_batch", step=1, help=f"rows of x = torch.randn(batch, in_features); "
                         f"1 to {lesson.MAX_BATCH}")
         spec = dataclasses.replace(spec, batch=st.session_state.layers_batch)
-        run = checked(lambda: lesson.forward_linear(spec), "This batch cannot be used")
+        run = checked(lambda: linear_lesson.forward_linear(spec), "This batch cannot be used")
         with st.expander(f"x = torch.randn({spec.batch}, {spec.in_features})"):
             show_tensor("x", run.x)
         show_tensor("out", run.output)
         st.markdown(f"`out` carries `grad_fn = <{run.grad_fn}>`, the backward of `x @ weight.T + bias`. Its "
                     "`next_functions` lead down to the parameters, where `AccumulateGrad` writes into `.grad`:")
-        st.code(lesson.tree_text(run.graph), language="text")
+        st.code(linear_lesson.tree_text(run.graph), language="text")
         st.plotly_chart(grad_fn_figure(run.graph), key="layers_grad_fn")
     with code:
         code_panel(*linear_code(2, spec), key="layers_code_2")
     return spec
 
 
-def no_gradients_yet(spec: lesson.LinearSpec) -> None:
+def no_gradients_yet(spec: linear_lesson.LinearSpec) -> None:
     result, code = step_columns("3. No gradients yet")
     with result:
-        for name, text in lesson.gradients_before_backward(spec).items():
+        for name, text in linear_lesson.gradients_before_backward(spec).items():
             st.markdown(f"`layer.{name}` is `{text}`")
         st.markdown("The forward pass only recorded the graph; `.grad` is filled by `backward()`.")
     with code:
         code_panel(*linear_code(3, spec), key="layers_code_3")
 
 
-def backward_without_gradient(spec: lesson.LinearSpec) -> None:
+def backward_without_gradient(spec: linear_lesson.LinearSpec) -> None:
     result, code = step_columns("4. out.backward() on a non-scalar output")
     with result:
-        message = lesson.backward_without_gradient(spec)
+        message = linear_lesson.backward_without_gradient(spec)
         if message is None:
             st.info("`out` has a single element here, so `backward()` works: torch starts from a gradient of 1. "
                     "With more than one element it raises the error this step is about.")
@@ -89,11 +91,11 @@ def backward_without_gradient(spec: lesson.LinearSpec) -> None:
         code_panel(*linear_code(4, spec), key="layers_code_4")
 
 
-def backward_with_gradient(spec: lesson.LinearSpec) -> lesson.Upstream:
+def backward_with_gradient(spec: linear_lesson.LinearSpec) -> lesson.Upstream:
     result, code = step_columns("5. Backward with an upstream gradient")
     with result:
         upstream = upstream_picker("layers")
-        grads = checked(lambda: lesson.backward_with_gradient(spec, upstream), "This gradient cannot be used")
+        grads = checked(lambda: linear_lesson.backward_with_gradient(spec, upstream), "This gradient cannot be used")
         st.markdown(f"`g` has the shape of `out`, {grads.upstream.shape}, every element "
                     f"{upstream.fill(spec.batch * spec.out_features):g}.")
         for name, view, hand, formula, agrees in (
@@ -108,10 +110,10 @@ def backward_with_gradient(spec: lesson.LinearSpec) -> lesson.Upstream:
     return upstream
 
 
-def accumulation(spec: lesson.LinearSpec, upstream: lesson.Upstream) -> None:
+def accumulation(spec: linear_lesson.LinearSpec, upstream: lesson.Upstream) -> None:
     result, code = step_columns("6. Backward twice without zeroing, then zero_grad()")
     with result:
-        states = lesson.accumulate_gradients(spec, upstream)
+        states = linear_lesson.accumulate_gradients(spec, upstream)
         for state in states:
             st.markdown(f"**{state.label}**: `print(layer.weight.grad)`, `print(layer.bias.grad)`")
             show_printout(state.printed)

@@ -6,24 +6,24 @@ import streamlit as st
 
 import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__.py)
 
-from core import lesson
+from core import lesson, sequential_lesson
 from core.codegen import sequential_code
-from core.device import cuda_unavailable_reason
-from pages.parts.code_panel import (checked, code_panel, keep_values, show_printout, show_tensor, step_columns,
-                                    upstream_picker)
-from viz.figures import gradients_figure
+from pages.parts.code_panel import code_panel
+from pages.parts.device_radio import device_radio
+from pages.parts.lesson_widgets import (
+    checked, keep_values, show_printout, show_tensor, step_columns, upstream_picker,
+)
 from viz.lesson import network_figure
-
-DEVICE_LABELS = {"cpu": "CPU", "cuda": "CUDA"}
+from viz.training import gradients_figure
 
 
 def defaults() -> dict[str, object]:
     """Widget defaults: the lesson's nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 1))."""
-    st.session_state.setdefault("models_count", len(lesson.DEFAULT_LAYERS))
+    st.session_state.setdefault("models_count", len(sequential_lesson.DEFAULT_LAYERS))
     values: dict[str, object] = {"models_seed": 7, "models_batch": 10, "models_index": 0, "models_device": "cpu",
                                  "models_upstream": "lesson", "models_constant": lesson.LESSON_CONSTANT}
     for i in range(st.session_state.models_count):
-        kind, n_in, n_out = lesson.DEFAULT_LAYERS[i] if i < len(lesson.DEFAULT_LAYERS) else ("Linear", 16, 16)
+        kind, n_in, n_out = sequential_lesson.DEFAULT_LAYERS[i] if i < len(sequential_lesson.DEFAULT_LAYERS) else ("Linear", 16, 16)
         values.update({f"models_kind_{i}": kind, f"models_in_{i}": n_in or 16, f"models_out_{i}": n_out or 16})
     return values
 
@@ -38,18 +38,18 @@ def resize(change: int) -> None:
     st.session_state.models_count = max(1, count + change)
 
 
-def layer_editor() -> tuple[lesson.LayerSpec, ...]:
+def layer_editor() -> tuple[sequential_lesson.LayerSpec, ...]:
     """One row per module: its kind and, for a Linear, its sizes."""
     layers = []
     for i in range(st.session_state.models_count):
         kind_column, in_column, out_column = st.columns([2, 1, 1])
         kind = kind_column.selectbox(f"model[{i}]", lesson.LAYER_KINDS, key=f"models_kind_{i}")
         if kind != "Linear":
-            layers.append(lesson.LayerSpec(kind))
+            layers.append(sequential_lesson.LayerSpec(kind))
             continue
         n_in = in_column.number_input("in_features", key=f"models_in_{i}", step=1)
         n_out = out_column.number_input("out_features", key=f"models_out_{i}", step=1)
-        layers.append(lesson.LayerSpec(kind, n_in, n_out))
+        layers.append(sequential_lesson.LayerSpec(kind, n_in, n_out))
     add, remove = st.columns(2)
     add.button("Add Linear", key="models_add", icon=":material/add:", on_click=resize, args=(1,), width="stretch",
                disabled=len(layers) >= lesson.MAX_LAYERS)
@@ -59,10 +59,10 @@ def layer_editor() -> tuple[lesson.LayerSpec, ...]:
     return tuple(layers)
 
 
-def build() -> lesson.SequentialSpec:
+def build() -> sequential_lesson.SequentialSpec:
     result, code = step_columns("1. Build an nn.Sequential", "Pick each module; an activation keeps the size.")
     with result:
-        spec = lesson.SequentialSpec(layer_editor(), seed=st.session_state.models_seed)
+        spec = sequential_lesson.SequentialSpec(layer_editor(), seed=st.session_state.models_seed)
         checked(spec.check, "These layers do not make a working nn.Sequential")
         st.plotly_chart(network_figure(spec.layer_sizes(), activations=spec.activations(), title="Your model"),
                         key="models_network")
@@ -71,8 +71,8 @@ def build() -> lesson.SequentialSpec:
     return spec
 
 
-def parameters(spec: lesson.SequentialSpec) -> None:
-    summary = lesson.describe_model(spec)
+def parameters(spec: sequential_lesson.SequentialSpec) -> None:
+    summary = sequential_lesson.describe_model(spec)
     result, code = step_columns("2. print(model) and named_parameters()", printout=summary.printed)
     with result:
         st.dataframe(summary.parameters, hide_index=True, width="stretch")
@@ -82,14 +82,14 @@ def parameters(spec: lesson.SequentialSpec) -> None:
         code_panel(*sequential_code(2, spec), key="models_code_2")
 
 
-def index(spec: lesson.SequentialSpec) -> None:
+def index(spec: sequential_lesson.SequentialSpec) -> None:
     result, code = step_columns("3. Index a sub-module: model[i]")
     with result:
         if st.session_state.models_index >= len(spec.layers):
             st.session_state.models_index = 0  # the model got shorter
         position = st.selectbox("Position", range(len(spec.layers)), key="models_index",
                                 format_func=lambda i: f"model[{i}]: {spec.layers[i].kind}")
-        view = lesson.submodule(spec, position)
+        view = sequential_lesson.submodule(spec, position)
         show_printout(view.printed)
         for name, tensor in view.parameters.items():
             show_tensor(f"model[{position}].{name}", tensor)
@@ -100,13 +100,13 @@ def index(spec: lesson.SequentialSpec) -> None:
         code_panel(*sequential_code(3, spec, index=position), key="models_code_3")
 
 
-def gradients(spec: lesson.SequentialSpec) -> tuple[lesson.SequentialSpec, lesson.Upstream]:
+def gradients(spec: sequential_lesson.SequentialSpec) -> tuple[sequential_lesson.SequentialSpec, lesson.Upstream]:
     result, code = step_columns("4. Forward a batch, backward with an upstream gradient")
     with result:
         st.number_input("batch", key="models_batch", step=1, help=f"rows of x; 1 to {lesson.MAX_BATCH}")
-        spec = lesson.SequentialSpec(spec.layers, st.session_state.models_batch, spec.seed)
+        spec = sequential_lesson.SequentialSpec(spec.layers, st.session_state.models_batch, spec.seed)
         upstream = upstream_picker("models")
-        run = checked(lambda: lesson.model_gradients(spec, upstream), "This batch or gradient cannot be used")
+        run = checked(lambda: sequential_lesson.model_gradients(spec, upstream), "This batch or gradient cannot be used")
         st.plotly_chart(gradients_figure(run.layers), key="models_gradients")
         for name, units in run.dead_units.items():
             if units:
@@ -121,17 +121,12 @@ def gradients(spec: lesson.SequentialSpec) -> tuple[lesson.SequentialSpec, lesso
     return spec, upstream
 
 
-def device(spec: lesson.SequentialSpec, upstream: lesson.Upstream) -> None:
+def device(spec: sequential_lesson.SequentialSpec, upstream: lesson.Upstream) -> None:
     result, code = step_columns("5. Move the model to a device")
     with result:
-        reason = cuda_unavailable_reason()
-        choice = st.radio("Device", list(DEVICE_LABELS), key="models_device", horizontal=True,
-                          format_func=DEVICE_LABELS.get, disabled=reason is not None,
-                          help=f"CUDA is unavailable: {reason}" if reason else None)
-        if reason:
-            st.caption(f"CUDA is disabled: {reason}.")
+        choice = device_radio("models_device")
         try:
-            moved = lesson.move_model(spec, upstream, choice)
+            moved = sequential_lesson.move_model(spec, upstream, choice)
         except RuntimeError as error:  # CUDA chosen but unusable: say why instead of a traceback
             st.error(str(error))
             return

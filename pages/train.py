@@ -15,10 +15,10 @@ from pages.parts.code_panel import code_panel
 from pages.parts.epoch_link import inspect_epoch_link
 from pages.parts.flush import before_rerun
 from pages.parts.live_view import LiveView, first_frame, start_frame, train_live
-from pages.parts.train_data import plain
+from pages.parts.text import plain, show_errors
 from pages.parts.train_files import checkpoint_uploader, download_buttons
 from pages.parts.train_widgets import config_sidebar
-from viz import figures
+from viz import training as figures
 
 st.title("Train")
 st.caption(
@@ -125,17 +125,17 @@ def show_files() -> None:
     checkpoint_uploader(setup.caps)
 
 
-def show_errors(errors: ConfigError | None) -> None:
+def show_problems(errors: ConfigError | None) -> None:
+    """Invalid settings, and a run that could not start or failed."""
     if errors is not None:
-        lines = "\n".join(f"- **{name}**: {plain(message)}" for name, message in errors.errors.items())
-        st.error(f"Some settings are not valid, so training is off until they are fixed:\n\n{lines}")
+        show_errors(errors, "Some settings are not valid, so training is off until they are fixed")
     if failure := st.session_state.get("run_error"):
         st.error(failure)
         if st.session_state.get("offer_cpu"):
             st.button("Switch to CPU and reset", key="btn_use_cpu", icon=":material/memory:", on_click=state.use_cpu)
 
 
-show_errors(st.session_state.get("config_error"))
+show_problems(st.session_state.get("config_error"))
 for warning in state.warnings(config, trainer):
     st.warning(warning)
 show_controls()

@@ -18,9 +18,10 @@ import pytest
 import torch
 
 from core.checkpoint import (
-    REFUSED, CheckpointError, config_json, load_checkpoint, metrics_csv, restore_trainer, save_checkpoint,
+    REFUSED, CheckpointError, load_checkpoint, restore_trainer, save_checkpoint,
 )
 from core.config import FIELDS, Config, Limits, parse_config
+from core.exports import config_json, metrics_csv
 from core.trainer import Trainer
 
 

@@ -1,4 +1,4 @@
-"""core.codegen: every step's script runs and reproduces what core.lesson shows; the Train script
+"""core.codegen: every step's script runs and reproduces what the lessons (core.linear_lesson, core.sequential_lesson) show; the Train script
 prints the app's losses, also when downloaded from the code panel."""
 
 import contextlib
@@ -15,10 +15,12 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from core import lesson
+from core import linear_lesson, sequential_lesson
 from core.codegen import linear_code, r_training_script, sequential_code, training_script
 from core.config import Config
-from core.lesson import LayerSpec, LinearSpec, SequentialSpec, Upstream
+from core.lesson import Upstream
+from core.linear_lesson import LinearSpec
+from core.sequential_lesson import LayerSpec, SequentialSpec
 from core.trainer import Trainer, build_run
 
 ROOT = Path(__file__).parent.parent
@@ -48,7 +50,7 @@ def numpy(tensor) -> np.ndarray:
 
 @pytest.mark.parametrize("spec", [LinearSpec(), LinearSpec(5, 2, batch=4, seed=11)])
 def test_layers_steps_1_to_3_reproduce_the_page(spec):
-    made, forward = lesson.create_linear(spec), lesson.forward_linear(spec)
+    made, forward = linear_lesson.create_linear(spec), linear_lesson.forward_linear(spec)
     namespace, printed = run_code(linear_code(1, spec).python)
     np.testing.assert_array_equal(numpy(namespace["layer"].weight), made.weight.values)
     assert made.weight.printed in printed and made.printed in printed
@@ -61,19 +63,19 @@ def test_layers_steps_1_to_3_reproduce_the_page(spec):
 
 def test_layers_step_4_prints_torchs_error():
     _, printed = run_code(linear_code(4, LinearSpec()).python)
-    assert printed.strip() == lesson.backward_without_gradient(LinearSpec())
+    assert printed.strip() == linear_lesson.backward_without_gradient(LinearSpec())
 
 
 @pytest.mark.parametrize("upstream", UPSTREAMS, ids=lambda u: u.kind)
 @pytest.mark.parametrize("spec", [LinearSpec(), LinearSpec(5, 2, batch=4, seed=11)])
 def test_layers_steps_5_and_6_reproduce_the_gradients(spec, upstream):
-    check = lesson.backward_with_gradient(spec, upstream)
+    check = linear_lesson.backward_with_gradient(spec, upstream)
     namespace, printed = run_code(linear_code(5, spec, upstream).python)
     np.testing.assert_array_equal(numpy(namespace["g"]), check.upstream.values)
     np.testing.assert_array_equal(numpy(namespace["layer"].weight.grad), check.weight_grad.values)
     np.testing.assert_array_equal(numpy(namespace["layer"].bias.grad), check.bias_grad.values)
     assert printed.splitlines()[-1] == "True True"
-    states = lesson.accumulate_gradients(spec, upstream)
+    states = linear_lesson.accumulate_gradients(spec, upstream)
     namespace, printed = run_code(linear_code(6, spec, upstream).python)
     assert namespace["layer"].weight.grad is None
     assert printed.endswith(f"{states[1].printed}\n{states[2].printed}\n")  # the page's step 6, as printed
@@ -91,14 +93,14 @@ def test_layers_step_5_with_the_lessons_constant_prints_bias_grad_100():
 
 @pytest.mark.parametrize("spec", [SequentialSpec(), DEEP])
 def test_models_steps_1_to_3_reproduce_the_page(spec):
-    summary = lesson.describe_model(spec)
+    summary = sequential_lesson.describe_model(spec)
     _, printed = run_code(sequential_code(1, spec).python)
     assert printed.strip() == summary.printed
     _, printed = run_code(sequential_code(2, spec).python)
     assert printed.splitlines()[-1] == f"total: {summary.total}"
     assert [line.split()[0] for line in printed.splitlines()[:-1]] == [row["name"] for row in summary.parameters]
     last = len(spec.layers) - 1
-    view = lesson.submodule(spec, last)
+    view = sequential_lesson.submodule(spec, last)
     _, printed = run_code(sequential_code(3, spec, index=last).python)
     assert printed.startswith(view.printed) and view.parameters["weight"].printed in printed
 
@@ -106,7 +108,7 @@ def test_models_steps_1_to_3_reproduce_the_page(spec):
 @pytest.mark.parametrize("upstream", UPSTREAMS, ids=lambda u: u.kind)
 @pytest.mark.parametrize("spec", [SequentialSpec(), DEEP])
 def test_models_step_4_reproduces_every_gradient_and_the_dead_units(spec, upstream):
-    run = lesson.model_gradients(spec, upstream)
+    run = sequential_lesson.model_gradients(spec, upstream)
     namespace, printed = run_code(sequential_code(4, spec, upstream).python)
     for layer in run.layers:
         module = namespace["model"][int(layer.name)]

@@ -1,4 +1,4 @@
-"""core.lesson against torch computed here, step by step; viz.lesson on figure contents."""
+"""core.linear_lesson and core.sequential_lesson against torch computed here, step by step; viz.lesson on figure contents."""
 
 import dataclasses
 import math
@@ -8,10 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from core import lesson
+from core import linear_lesson, sequential_lesson
 from core.config import ConfigError
 from core.device import cuda_unavailable_reason
-from core.lesson import LayerSpec, LinearSpec, SequentialSpec, Upstream
+from core.lesson import Upstream
+from core.linear_lesson import LinearSpec
+from core.sequential_lesson import LayerSpec, SequentialSpec
 from viz import lesson as figures
 
 
@@ -47,7 +49,7 @@ UPSTREAMS = [Upstream("mean"), Upstream("sum"), Upstream("lesson"), Upstream("co
 @pytest.mark.parametrize("spec", SPECS)
 def test_step1_parameters_match_torch_and_lie_in_the_init_range(spec):
     layer, _ = reference_linear(spec)
-    made = lesson.create_linear(spec)
+    made = linear_lesson.create_linear(spec)
     np.testing.assert_array_equal(made.weight.values, layer.weight.detach().numpy())
     np.testing.assert_array_equal(made.bias.values, layer.bias.detach().numpy())
     assert made.weight.printed == str(layer.weight) and made.printed == str(layer)
@@ -58,7 +60,7 @@ def test_step1_parameters_match_torch_and_lie_in_the_init_range(spec):
 
 
 def test_step1_default_layer_is_the_lessons():
-    made = lesson.create_linear(LinearSpec())
+    made = linear_lesson.create_linear(LinearSpec())
     assert made.weight.type_label == "[ CPUFloatType{1,3} ]" and made.bias.type_label == "[ CPUFloatType{1} ]"
     assert made.weight.requires_grad and made.bias.requires_grad
 
@@ -74,7 +76,7 @@ def names_below(fn) -> list[str]:
 def test_step2_forward_output_and_grad_fn_graph(spec):
     layer, x = reference_linear(spec)
     out = layer(x)
-    run = lesson.forward_linear(spec)
+    run = linear_lesson.forward_linear(spec)
     np.testing.assert_array_equal(run.x.values, x.numpy())
     np.testing.assert_array_equal(run.output.values, out.detach().numpy())
     assert run.grad_fn == "AddmmBackward0" and "grad_fn=<AddmmBackward0>" in run.output.printed
@@ -83,11 +85,11 @@ def test_step2_forward_output_and_grad_fn_graph(spec):
     leaves = {node.note.split()[0]: node for node in run.graph if node.name == "AccumulateGrad"}
     assert set(leaves) == {"weight", "bias"}
     assert leaves["weight"].note == f"weight {(spec.out_features, spec.in_features)}"
-    assert lesson.tree_text(run.graph).splitlines()[0] == "AddmmBackward0"
+    assert linear_lesson.tree_text(run.graph).splitlines()[0] == "AddmmBackward0"
 
 
 def test_step2_graph_depths_and_parents():
-    graph = lesson.forward_linear(LinearSpec()).graph
+    graph = linear_lesson.forward_linear(LinearSpec()).graph
     assert [(n.name, n.depth, n.parent) for n in graph] == [
         ("AddmmBackward0", 0, None), ("AccumulateGrad", 1, 0), ("None", 1, 0), ("TBackward0", 1, 0),
         ("AccumulateGrad", 2, 3),
@@ -97,19 +99,19 @@ def test_step2_graph_depths_and_parents():
 def test_step3_gradients_are_none_before_backward():
     layer, x = reference_linear(LinearSpec())
     layer(x)
-    assert lesson.gradients_before_backward(LinearSpec()) == {
+    assert linear_lesson.gradients_before_backward(LinearSpec()) == {
         "weight.grad": repr(layer.weight.grad), "bias.grad": repr(layer.bias.grad)}
-    assert set(lesson.gradients_before_backward(LinearSpec()).values()) == {"None"}
+    assert set(linear_lesson.gradients_before_backward(LinearSpec()).values()) == {"None"}
 
 
 @pytest.mark.parametrize("spec", SPECS)
 def test_step4_backward_on_a_non_scalar_output_gives_torchs_own_error(spec):
     layer, x = reference_linear(spec)
-    assert lesson.backward_without_gradient(spec) == torch_backward_error(layer(x))
+    assert linear_lesson.backward_without_gradient(spec) == torch_backward_error(layer(x))
 
 
 def test_step4_a_single_element_output_needs_no_gradient():
-    assert lesson.backward_without_gradient(LinearSpec(3, 1, batch=1)) is None
+    assert linear_lesson.backward_without_gradient(LinearSpec(3, 1, batch=1)) is None
 
 
 @pytest.mark.parametrize("upstream", UPSTREAMS, ids=lambda u: u.kind)
@@ -120,7 +122,7 @@ def test_step5_gradients_match_torch_and_the_hand_formulas(spec, upstream):
     g = {"mean": torch.full_like(out, 1 / out.numel()), "sum": torch.ones_like(out),
          "lesson": torch.full_like(out, 10.0), "constant": torch.full_like(out, -2.5)}[upstream.kind]
     out.backward(gradient=g)
-    check = lesson.backward_with_gradient(spec, upstream)
+    check = linear_lesson.backward_with_gradient(spec, upstream)
     np.testing.assert_array_equal(check.upstream.values, g.numpy())
     np.testing.assert_array_equal(check.weight_grad.values, layer.weight.grad.numpy())
     np.testing.assert_array_equal(check.bias_grad.values, layer.bias.grad.numpy())
@@ -132,13 +134,13 @@ def test_step5_gradients_match_torch_and_the_hand_formulas(spec, upstream):
 
 
 def test_step5_the_lessons_constant_gives_bias_grad_100():
-    check = lesson.backward_with_gradient(LinearSpec(batch=10), Upstream("lesson"))
+    check = linear_lesson.backward_with_gradient(LinearSpec(batch=10), Upstream("lesson"))
     assert check.bias_grad.values.tolist() == [100.0]
     assert check.upstream.printed == str(torch.tensor(10.0).repeat(10, 1))
 
 
 def test_step5_a_wrong_gradient_is_flagged():
-    check = lesson.backward_with_gradient(LinearSpec(), Upstream())
+    check = linear_lesson.backward_with_gradient(LinearSpec(), Upstream())
     wrong = dataclasses.replace(check, weight_by_hand=check.weight_by_hand + 1)
     assert not wrong.weight_agrees and wrong.bias_agrees
 
@@ -151,7 +153,7 @@ def test_step6_gradients_accumulate_until_zero_grad(upstream):
     layer(x).backward(gradient=g)
     first = layer.weight.grad.clone(), layer.bias.grad.clone()
     layer(x).backward(gradient=g)
-    states = lesson.accumulate_gradients(spec, upstream)
+    states = linear_lesson.accumulate_gradients(spec, upstream)
     # What print(layer.weight.grad) and print(layer.bias.grad) write after each call.
     assert [state.printed for state in states] == [f"{first[0]}\n{first[1]}",
                                                   f"{layer.weight.grad}\n{layer.bias.grad}", "None\nNone"]
@@ -173,14 +175,14 @@ def test_step6_gradients_accumulate_until_zero_grad(upstream):
 ])
 def test_bad_linear_sizes_name_the_field(field, changes, message):
     with pytest.raises(ConfigError) as caught:
-        lesson.create_linear(LinearSpec(**changes))
+        linear_lesson.create_linear(LinearSpec(**changes))
     assert message in caught.value.errors[field]
 
 
 @pytest.mark.parametrize("constant", [math.inf, math.nan, 2e6])
 def test_bad_constant_is_refused(constant):
     with pytest.raises(ConfigError) as caught:
-        lesson.backward_with_gradient(LinearSpec(), Upstream("constant", constant))
+        linear_lesson.backward_with_gradient(LinearSpec(), Upstream("constant", constant))
     assert "constant" in caught.value.errors
 
 
@@ -193,7 +195,7 @@ DEEP = SequentialSpec((LayerSpec("Linear", 4, 8), LayerSpec("Tanh"), LayerSpec("
 @pytest.mark.parametrize("spec", [SequentialSpec(), DEEP])
 def test_model_summary_matches_named_parameters(spec):
     model, _ = reference_model(spec)
-    summary = lesson.describe_model(spec)
+    summary = sequential_lesson.describe_model(spec)
     assert summary.printed == str(model)
     assert [row["name"] for row in summary.parameters] == [name for name, _ in model.named_parameters()]
     assert [row["count"] for row in summary.parameters] == [p.numel() for p in model.parameters()]
@@ -203,7 +205,7 @@ def test_model_summary_matches_named_parameters(spec):
 
 
 def test_default_model_is_the_lessons():
-    summary = lesson.describe_model(SequentialSpec())
+    summary = sequential_lesson.describe_model(SequentialSpec())
     assert [row["name"] for row in summary.parameters] == ["0.weight", "0.bias", "2.weight", "2.bias"]
     assert [row["shape"] for row in summary.parameters] == ["(16, 3)", "(16,)", "(1, 16)", "(1,)"]
     assert summary.total == 81 and all(row["requires_grad"] for row in summary.parameters)
@@ -232,12 +234,12 @@ def test_bad_models_name_the_layer_and_the_sizes(layers, key, message):
 
 def test_submodule_indexing():
     model, _ = reference_model(SequentialSpec())
-    first = lesson.submodule(SequentialSpec(), 0)
+    first = sequential_lesson.submodule(SequentialSpec(), 0)
     assert first.printed == str(model[0]) and set(first.parameters) == {"weight", "bias"}
     np.testing.assert_array_equal(first.parameters["weight"].values, model[0].weight.detach().numpy())
-    assert lesson.submodule(SequentialSpec(), 1).parameters == {}
+    assert sequential_lesson.submodule(SequentialSpec(), 1).parameters == {}
     with pytest.raises(ConfigError):
-        lesson.submodule(SequentialSpec(), 3)
+        sequential_lesson.submodule(SequentialSpec(), 3)
 
 
 @pytest.mark.parametrize("upstream", UPSTREAMS, ids=lambda u: u.kind)
@@ -246,7 +248,7 @@ def test_model_gradients_match_torch(spec, upstream):
     model, x = reference_model(spec)
     out = model(x)
     out.backward(gradient=upstream.like(out))
-    run = lesson.model_gradients(spec, upstream)
+    run = sequential_lesson.model_gradients(spec, upstream)
     np.testing.assert_array_equal(run.output.values, out.detach().numpy())
     linears = [(name, m) for name, m in model.named_children() if isinstance(m, nn.Linear)]
     assert [layer.name for layer in run.layers] == [name for name, _ in linears]
@@ -262,13 +264,13 @@ def test_dead_relu_units_are_those_negative_for_every_sample():
     with torch.no_grad():
         before_relu = model[0](x)  # (batch, 16)
     negative_everywhere = torch.nonzero((before_relu <= 0).all(dim=0)).flatten().tolist()
-    run = lesson.model_gradients(spec, Upstream())
+    run = sequential_lesson.model_gradients(spec, Upstream())
     assert run.dead_units["0"] == negative_everywhere and negative_everywhere  # the lesson's seed has some
     assert run.dead_units["2"] == []
 
 
 def test_move_model_to_cpu_keeps_parameters_and_gradients_together():
-    moved = lesson.move_model(SequentialSpec(), Upstream(), "cpu")
+    moved = sequential_lesson.move_model(SequentialSpec(), Upstream(), "cpu")
     assert moved.device == "cpu"
     assert [row["tensor"] for row in moved.after] == ["0.weight", "0.bias", "2.weight", "2.bias"]
     assert {(row["device"], row["type"], row["grad"]) for row in moved.after} == {("cpu", "CPUFloatType", "CPUFloatType")}
@@ -278,12 +280,12 @@ def test_move_model_to_cpu_keeps_parameters_and_gradients_together():
 @pytest.mark.skipif(cuda_unavailable_reason() is None, reason="this machine has CUDA")
 def test_move_model_to_cuda_says_why_not():
     with pytest.raises(RuntimeError, match="CUDA is not available"):
-        lesson.move_model(SequentialSpec(), Upstream(), "cuda")
+        sequential_lesson.move_model(SequentialSpec(), Upstream(), "cuda")
 
 
 @pytest.mark.skipif(cuda_unavailable_reason() is not None, reason="needs CUDA")
 def test_move_model_to_cuda_moves_every_parameter_and_gradient():
-    moved = lesson.move_model(SequentialSpec(), Upstream(), "cuda")
+    moved = sequential_lesson.move_model(SequentialSpec(), Upstream(), "cuda")
     assert {row["type"] for row in moved.before} == {"CPUFloatType"}
     assert {(row["type"], row["grad"]) for row in moved.after} == {("CUDAFloatType", "CUDAFloatType")}
     assert all(row["device"].startswith("cuda") for row in moved.after)
@@ -293,7 +295,7 @@ def test_move_model_to_cuda_moves_every_parameter_and_gradient():
 
 
 def test_grad_fn_figure_draws_every_node_and_edge():
-    graph = lesson.forward_linear(LinearSpec()).graph
+    graph = linear_lesson.forward_linear(LinearSpec()).graph
     fig = figures.grad_fn_figure(graph)
     edges, nodes = fig.data
     assert len(nodes.x) == len(graph) == 5
@@ -311,7 +313,7 @@ def test_network_figure_caps_the_circles_and_says_so():
 
 
 def test_init_range_figure_marks_the_bound_and_thins_big_tensors():
-    made = lesson.create_linear(LinearSpec(512, 512))
+    made = linear_lesson.create_linear(LinearSpec(512, 512))
     fig = figures.init_range_figure(made.weight.values, made.bias.values, made.bound)
     assert len(fig.data[0].x) <= figures.MAX_POINTS and len(fig.data[1].x) == 512
     band = fig.layout.shapes[0]

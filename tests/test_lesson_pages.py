@@ -7,7 +7,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from core import lesson
+from core import lesson, sequential_lesson
 from core.device import cuda_unavailable_reason
 
 ROOT = Path(__file__).parent.parent
@@ -179,7 +179,7 @@ def test_models_page_shows_every_step_with_its_code(models):
 
 
 def test_models_page_highlights_dead_relus(models):
-    dead = lesson.model_gradients(lesson.SequentialSpec(), lesson.Upstream()).dead_units["0"]
+    dead = sequential_lesson.model_gradients(sequential_lesson.SequentialSpec(), lesson.Upstream()).dead_units["0"]
     warnings = " ".join(w.value for w in models.warning)
     assert f"units {', '.join(map(str, dead))} got exactly zero gradient" in warnings and "ReLU" in warnings
 
@@ -209,7 +209,7 @@ def test_models_page_bad_batch_gives_a_clear_message(models):
 
 def test_models_page_prints_the_whole_model_above_the_step_columns(models):
     # Its lines are wider than the result column: across both columns they fit a 1280 px window.
-    printed = lesson.describe_model(lesson.SequentialSpec()).printed
+    printed = sequential_lesson.describe_model(sequential_lesson.SequentialSpec()).printed
     in_columns = [code.value for column in models.columns for code in column.get("code")]
     assert printed in [code.value for code in models.code] and printed not in in_columns
 

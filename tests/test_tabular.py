@@ -216,7 +216,7 @@ def test_mostly_numeric_columns_keep_columns_with_a_few_stray_entries():
 
 def test_pandas_is_imported_on_the_first_csv_not_with_the_app():
     """pandas costs ~0.3 s of every cold start; the Train page's modules leave it to the first upload."""
-    script = ("import sys, core.checkpoint, core.tabular, core.trainer, viz.figures; "
+    script = ("import sys, core.checkpoint, core.tabular, core.trainer, viz.training; "
               "print('pandas' in sys.modules); core.tabular.read_csv(b'a,b\\n1,2\\n'); print('pandas' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1])

@@ -2,7 +2,6 @@
 
 import io
 import pickle
-import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.checkpoint import save_checkpoint
 from core.config import Config
 from core.trainer import Trainer
-from pages.parts.train_data import JOINER
+from tests.displayed import displayed
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
 HOUSES = b"rooms,area,age,price\n3,70,10,200\n4,95,5,290\n2,50,30,120\n5,120,2,380\n3,80,12,230\n4,100,8,300\n"
@@ -31,11 +30,6 @@ def use_csv(at: AppTest, data: bytes, name: str = "houses.csv") -> AppTest:
     at.file_uploader(key="csv_file").set_value((name, data, "text/csv")).run()
     assert not at.exception
     return at
-
-
-def displayed(markdown: str) -> str:
-    """The text a reader sees: Markdown's backslash escapes resolved, plain()'s invisible joiners gone."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace(JOINER, "")
 
 
 def errors(at: AppTest) -> str:

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core.config import Config
 from core.device import cuda_unavailable_reason
 from core.trainer import Trainer
-from tests.test_train_files import displayed
+from tests.displayed import displayed
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
 
@@ -157,7 +157,7 @@ def test_bad_settings_before_any_run_say_what_to_fix_not_press_train(train):
 
 def test_every_bad_layer_size_is_named(train):
     train.text_input(key="hidden_sizes").input("0, -3").run()
-    errors = " ".join(e.value for e in train.error)
+    errors = displayed(" ".join(e.value for e in train.error))
     assert "entry 1: 0 is out of range" in errors and "entry 2: -3 is out of range" in errors
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from viz import figures
+from viz import common, training as figures
 
 
 def layer(name, out_features, in_features, seed=0, grad=True):
@@ -34,12 +34,12 @@ def test_loss_figure_draws_every_epoch_and_marks_changes():
 def test_decimate_bounds_points_keeps_spikes_and_the_last_epoch():
     y = np.ones(100_000)
     y[54_321] = 1e6
-    x, kept = figures.decimate(np.arange(1, 100_001), y, max_points=600)
+    x, kept = common.decimate(np.arange(1, 100_001), y, max_points=600)
     assert len(kept) <= 600 and kept.max() == 1e6 and x[-1] == 100_000
 
 
 def test_decimate_drops_infinities_of_a_diverged_run():
-    x, y = figures.decimate(np.arange(1, 6), [3.0, 2.0, 1e30, np.inf, np.nan])
+    x, y = common.decimate(np.arange(1, 6), [3.0, 2.0, 1e30, np.inf, np.nan])
     assert x.tolist() == [1, 2, 3] and np.isfinite(y).all()
 
 

@@ -1,7 +1,7 @@
 """Figures of the One epoch page: the loss's autograd graph, and heatmaps of one epoch's tensors.
 
 Pure functions from plain arrays to `go.Figure`. Every matrix is pooled to at most
-`max_side` x `max_side` block means with the Train page's `viz.figures.pool`, so a figure
+`max_side` x `max_side` block means with `viz.common.pool`, so a figure
 stays small whatever the network; a matrix of at most SMALL_CELLS cells prints its values.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.figures import DEAD_COLOUR, DIVERGING, LAYER_COLOURS, MAX_SIDE, pool
+from viz.common import DEAD_COLOUR, DIVERGING, LAYER_COLOURS, MAX_SIDE, pool
 
 SMALL_CELLS = 64  # a heatmap of at most this many cells, and at most SMALL_SIDE a side, writes each value
 SMALL_SIDE = 8

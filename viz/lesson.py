@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.figures import LAYER_COLOURS, _figure
+from viz.common import LAYER_COLOURS, make_figure
 
 MAX_POINTS = 1000  # values drawn per parameter; larger tensors are thinned evenly
 MAX_UNITS = 8  # circles drawn per layer of a network diagram; the rest are summed up in a label
@@ -19,7 +19,7 @@ NODE_COLOURS = {"AccumulateGrad": "#2ca02c", "None": "#999999"}  # any other nod
 
 
 class GradFnNodeLike(Protocol):
-    """What grad_fn_figure reads from a node (core.lesson.GradFnNode fits)."""
+    """What grad_fn_figure reads from a node (core.linear_lesson.GradFnNode fits)."""
 
     name: str
     depth: int
@@ -45,7 +45,7 @@ def init_range_figure(weight: np.ndarray, bias: np.ndarray, bound: float, *, tit
                 fillcolor="rgba(31, 119, 180, 0.10)", layer="below")
     edges = [dict(type="line", xref="x", yref="paper", x0=v, x1=v, y0=0, y1=1, line=dict(color="#777", dash="dot"))
              for v in (-bound, bound)]
-    return _figure(traces, dict(
+    return make_figure(traces, dict(
         title=dict(text=title or f"Initial values, all inside ±1/√in_features = ±{bound:.4f}"),
         xaxis=dict(title=dict(text="value"), range=[-1.15 * bound, 1.15 * bound], zeroline=True),
         yaxis=dict(tickvals=[0, 1], ticktext=["weight", "bias"], range=[-0.6, 1.6]),
@@ -86,7 +86,7 @@ def grad_fn_figure(nodes: Sequence[GradFnNodeLike], *, title: str = "out.grad_fn
              hovertemplate="%{text}<br>%{customdata}<extra></extra>"),
     ]
     depth, rows = (int(x.max()), int(-y.min()) + 1) if len(nodes) else (0, 1)
-    return _figure(traces, dict(
+    return make_figure(traces, dict(
         title=dict(text=title), showlegend=False, height=max(220, 90 * rows + 80),
         xaxis=dict(visible=False, range=[-0.5, depth + 0.6]),
         yaxis=dict(visible=False, range=[-rows + 0.2, 0.5]),
@@ -137,7 +137,7 @@ def network_figure(
              marker=dict(size=14, color=LAYER_COLOURS[0], line=dict(color="white", width=1))),
     ]
     half = (max_units + 1) / 2
-    return _figure(traces, dict(
+    return make_figure(traces, dict(
         title=dict(text=title), showlegend=False, height=340, annotations=labels,
         xaxis=dict(visible=False, range=[-0.5, len(layer_sizes) - 0.5]),
         yaxis=dict(visible=False, range=[-half - 1.4, half + 0.6]),

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from core.config import FIELDS, Config, ConfigError, Limits, parse_config, parse_fields
+from core.config import FIELDS, Config, ConfigError, Limits, parse_config, parse_fields, whole_number
 from core.device import cuda_unavailable_reason
 from core.epoch import PHASES
 
@@ -86,11 +86,7 @@ def read_request(params: Mapping[str, str], fallback: Mapping[str, object], caps
 def _epoch(raw: str, epochs: int, errors: dict[str, str]) -> int:
     """The epoch to start from: 0 to epochs - 1, since the walk goes one epoch on and the run has `epochs`."""
     try:
-        value = int(raw.strip())
-    except ValueError:
-        errors["epoch"] = f"{raw!r} is not a whole number; allowed 0 to {epochs - 1}"
+        return whole_number(0, epochs - 1)(raw)
+    except ValueError as error:
+        errors["epoch"] = f"{error} (the run has {epochs} epochs)"
         return 0
-    if not 0 <= value < epochs:
-        errors["epoch"] = f"{value} is out of range; allowed 0 to {epochs - 1} (the run has {epochs} epochs)"
-        return 0
-    return value

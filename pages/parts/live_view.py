@@ -17,7 +17,7 @@ from core.trainer import Snapshot, Trainer
 from pages.parts import train_state as state
 from pages.parts.live_chart import live_chart
 from pages.parts.live_schedule import LiveSchedule
-from viz import figures
+from viz import training as figures
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

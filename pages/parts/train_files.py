@@ -6,11 +6,12 @@ import dataclasses
 
 import streamlit as st
 
-from core.checkpoint import CheckpointError, config_json, load_checkpoint, metrics_csv, restore_trainer, save_checkpoint
+from core.checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
+from core.exports import config_json, metrics_csv
 from core.config import Config, Limits
 from core.device import cuda_unavailable_reason
 from core.trainer import Trainer
-from pages.parts.train_data import plain
+from pages.parts.text import plain
 from pages.parts import train_state as state
 from pages.parts.train_widgets import widget_value
 

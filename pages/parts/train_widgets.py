@@ -28,10 +28,11 @@ from core.config import (
 )
 from core.device import cuda_unavailable_reason
 from core.tabular import Dataset
-from pages.parts.train_data import plain, uploaded_dataset
+from pages.parts.device_radio import device_radio
+from pages.parts.text import plain
+from pages.parts.train_data import uploaded_dataset
 
 OPTIMIZER_LABELS = {"manual_sgd": "manual SGD (the lesson's loop)", "sgd": "torch.optim.SGD", "adam": "torch.optim.Adam"}
-DEVICE_LABELS = {"cpu": "CPU", "cuda": "CUDA"}
 VIEW_DEFAULTS = {"live": True, "log_scale": False}  # how to draw, not what to train; also in the URL
 # Kept across page visits (Streamlit forgets a widget's value once another page was shown).
 PERSISTED = [*FIELDS, *VIEW_DEFAULTS, "data_source"]
@@ -152,11 +153,7 @@ def _training_widgets() -> None:
     st.radio("Loss reduction", REDUCTIONS, key="reduction", horizontal=True,
              help="sum: (y_pred - y).pow(2).sum(), as in the lesson; mean divides it by the number of samples.")
     st.selectbox("Update rule", list(OPTIMIZER_LABELS), key="optimizer", format_func=OPTIMIZER_LABELS.get)
-    reason = cuda_unavailable_reason()
-    st.radio("Device", list(DEVICE_LABELS), key="device", horizontal=True, format_func=DEVICE_LABELS.get,
-             disabled=reason is not None, help=f"CUDA is unavailable: {reason}" if reason else None)
-    if reason:
-        st.caption(f"CUDA is disabled: {reason}.")
+    device_radio("device")
 
 
 def _view_widgets() -> None:

@@ -1,30 +1,34 @@
-"""Pure figure builders: plain numbers and numpy arrays in, `go.Figure` out.
+"""The Train page's figures, pure builders: plain numbers and numpy arrays in, `go.Figure` out.
 
-Every live figure has a bounded size, whatever the run length or the layer sizes:
-curves are decimated to `max_points`, matrices pooled to at most `max_side` cells a side,
-so one frame of the Train page stays under about 100 KB of JSON.
+Every live figure has a bounded size, whatever the run length or the layer sizes (viz.common's
+decimation and pooling), so one frame of the Train page stays under about 100 KB of JSON.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from typing import Protocol
-
-import math
 
 import numpy as np
 import plotly.graph_objects as go
 
-MAX_POINTS = 600  # points per curve on screen (min/max pairs keep spikes visible)
-MAX_SIDE = 32  # heatmap cells per side; larger matrices are pooled into blocks
+from viz.common import (
+    DEAD_COLOUR,
+    DIVERGING,
+    LAYER_COLOURS,
+    MAX_POINTS,
+    BASE_LAYOUT,
+    MAX_SIDE,
+    compact,
+    decimate,
+    make_figure,
+    pool,
+)
+
 MATRICES_HEIGHT = 380  # px, the weight and gradient heatmaps
 MAX_LR_MARKERS = 20  # the latest learning-rate changes marked on the loss curve (~260 bytes each)
-DIVERGING = "RdBu_r"  # blue < 0 < red, centred on zero
-LAYER_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
-DEAD_COLOUR = "#111111"
-# "none": Streamlit's theme styles the chart in the browser; a plotly template would add ~8 KB a frame.
-_BASE_LAYOUT = dict(margin=dict(l=50, r=20, t=50, b=40), height=320, template="none")
 
 
 class LayerArrays(Protocol):
@@ -38,41 +42,6 @@ class LayerArrays(Protocol):
 
 
 # ------------------------------------------------------------------ curves ---
-
-
-def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """At most max_points of (x, y): each bucket keeps its min and max, so spikes survive.
-
-    Non-finite values are dropped first (plotly cannot draw them; a diverged run's
-    last epoch is marked separately).
-    """
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    keep = np.isfinite(y)
-    x, y = x[keep], y[keep]
-    n = len(y)
-    if n <= max_points:
-        return x, y
-    size = -(-n // ((max_points - 1) // 2))  # epochs per bucket, so that buckets <= (max_points - 1) // 2
-    buckets = np.pad(y, (0, -n % size), mode="edge").reshape(-1, size)  # (buckets, size), padded with the last value
-    starts = np.arange(0, n, size)
-    picks = np.concatenate([starts + buckets.argmin(axis=1), starts + buckets.argmax(axis=1), [n - 1]])
-    picks = np.unique(np.minimum(picks, n - 1))  # sorted; a pick in the padding is the newest epoch itself
-    return x[picks], y[picks]
-
-
-def _compact(values: np.ndarray) -> np.ndarray:
-    """float32 for the wire: half the bytes of float64, and more precision than a chart shows.
-
-    Values beyond float32's range (a run about to diverge) become gaps, not inf.
-    """
-    with np.errstate(over="ignore"):
-        out = np.asarray(values, dtype=np.float32)
-    return np.where(np.isfinite(out), out, np.nan)
-
-
-def _figure(data: list[dict], layout: dict) -> go.Figure:
-    """One go.Figure from plain dicts: building it in one go is ~10x faster than update_layout calls."""
-    return go.Figure(data=data, layout={**_BASE_LAYOUT, **layout})
 
 
 PLAIN_LABELS = (1e-3, 1e5)  # values in this range get full-number tick labels ("0.002", "50000"), others "1e+38"
@@ -115,7 +84,7 @@ def _value_axis(curves: Sequence[np.ndarray], log_scale: bool, digits: int) -> t
 
 def _left_margin(label_chars: int) -> int:
     """Room for the y tick labels and the axis title beside them (margins do not grow by themselves)."""
-    return max(_BASE_LAYOUT["margin"]["l"], LABEL_CHAR_PX * label_chars + Y_TITLE_PX)
+    return max(BASE_LAYOUT["margin"]["l"], LABEL_CHAR_PX * label_chars + Y_TITLE_PX)
 
 
 def number_label(value: float) -> str:
@@ -156,16 +125,16 @@ def loss_figure(
     if not len(epochs):  # before the first epoch: say where the curve will be, not an invented y range
         markers.append(({}, dict(text="each epoch's loss appears here", x=0.5, y=0.5, xref="paper", yref="paper",
                                  showarrow=False, font=dict(size=13, color="#777"))))
-    trace = dict(type="scatter", x=_compact(x), y=_compact(y), mode="lines", name="loss", line=dict(color=LAYER_COLOURS[0], width=2),
+    trace = dict(type="scatter", x=compact(x), y=compact(y), mode="lines", name="loss", line=dict(color=LAYER_COLOURS[0], width=2),
                  hovertemplate="epoch %{x}<br>loss %{y:.6g}<extra></extra>")
     ticks, label_chars = _value_axis([y], log_scale, digits=4)
-    return _figure([trace], dict(
+    return make_figure([trace], dict(
         title=dict(text=f"Loss{last}"),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
         yaxis=dict(title=dict(text="loss"), type="log" if log_scale else "linear", showticklabels=bool(len(epochs)),
                    **ticks),
         shapes=[shape for shape, _ in markers if shape], annotations=[note for _, note in markers], showlegend=False,
-        margin=dict(_BASE_LAYOUT["margin"], l=_left_margin(label_chars)),
+        margin=dict(BASE_LAYOUT["margin"], l=_left_margin(label_chars)),
     ))
 
 
@@ -185,12 +154,12 @@ def grad_norm_figure(
         x, y = decimate(epochs, values, max(2, 2 * max_points // max(1, len(norms))))
         colour = LAYER_COLOURS[layer_names.index(layer) % len(LAYER_COLOURS)]
         traces.append(dict(
-            type="scatter", x=_compact(x), y=_compact(np.where(y > 0, y, np.nan)), mode="lines", name=name,
+            type="scatter", x=compact(x), y=compact(np.where(y > 0, y, np.nan)), mode="lines", name=name,
             line=dict(color=colour, dash="dot" if kind == "bias" else "solid"),
             hovertemplate=f"{name}<br>epoch %{{x}}<br>‖grad‖ %{{y:.4g}}<extra></extra>",
         ))
     ticks, label_chars = _value_axis(list(norms.values()), True, digits=3)
-    return _figure(traces, dict(
+    return make_figure(traces, dict(
         title=dict(text="Gradient norm per parameter" + (f" (epoch {epoch})" if epoch is not None else "")),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
         yaxis=dict(title=dict(text="‖grad‖₂"), type="log", **ticks),
@@ -201,37 +170,14 @@ def grad_norm_figure(
 def _legend_below(entries: int, height: int = 320, top: int = 50, per_row: int = 4, left: int = 50) -> dict:
     """A horizontal legend under the x axis, in a bottom margin sized for its rows: with autoexpand off,
     plotly does not draw the figure a second time to make room for it."""
-    if left > _BASE_LAYOUT["margin"]["l"]:  # wide tick labels narrow the plot, and with it the legend's rows
+    if left > BASE_LAYOUT["margin"]["l"]:  # wide tick labels narrow the plot, and with it the legend's rows
         per_row -= 1
     bottom = 60 + 22 * -(-entries // per_row)
     return dict(legend=dict(orientation="h", y=-45 / (height - top - bottom), yanchor="top"),
-                margin=dict(_BASE_LAYOUT["margin"], l=left, t=top, b=bottom, autoexpand=False))
+                margin=dict(BASE_LAYOUT["margin"], l=left, t=top, b=bottom, autoexpand=False))
 
 
 # ---------------------------------------------------------------- matrices ---
-
-
-def pool(matrix: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, list, list]:
-    """Mean-pool a 2-D array to at most max_side x max_side blocks.
-
-    Returns the pooled array and the labels of its rows and columns: the index itself
-    when nothing was pooled, else the block as a slice ("0:16").
-    """
-    matrix = np.asarray(matrix, dtype=np.float64)
-    row_edges, col_edges = _edges(matrix.shape[0], max_side), _edges(matrix.shape[1], max_side)
-    pooled = np.add.reduceat(np.add.reduceat(matrix, row_edges[:-1], axis=0), col_edges[:-1], axis=1)
-    pooled /= np.outer(np.diff(row_edges), np.diff(col_edges))
-    return pooled, _labels(row_edges), _labels(col_edges)
-
-
-def _edges(n: int, max_side: int) -> np.ndarray:
-    return np.linspace(0, n, min(n, max_side) + 1).round().astype(int)
-
-
-def _labels(edges: np.ndarray) -> list:
-    if np.all(np.diff(edges) == 1):
-        return edges[:-1].tolist()
-    return [f"{a}:{b}" for a, b in zip(edges[:-1], edges[1:])]
 
 
 def dead_units(weight_grad: np.ndarray | None, bias_grad: np.ndarray | None) -> list[int]:
@@ -291,7 +237,7 @@ def _matrices_figure(matrices, title: str, weight_label: str, bias_label: str, m
         layout.update(axes)
     if pooled_rows or pooled_columns:
         title += f" · large layers pooled to ≤{max_side}×{max_side} block means"
-    return _figure(data, dict(layout, title=dict(text=title), height=MATRICES_HEIGHT, showlegend=False, margin=margin))
+    return make_figure(data, dict(layout, title=dict(text=title), height=MATRICES_HEIGHT, showlegend=False, margin=margin))
 
 
 def _matrices_margin(pooled_rows: bool, pooled_columns: bool) -> tuple[dict, int]:
@@ -382,7 +328,7 @@ def prediction_figure(y_true: np.ndarray, y_pred: np.ndarray, *, r_squared: floa
     both = both[np.isfinite(both)]
     lo, hi = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
     r2 = f" · R² = {r_squared:.3f}" if r_squared is not None else ""
-    return _figure(
+    return make_figure(
         [
             dict(type="scatter", x=[lo, hi], y=[lo, hi], mode="lines", line=dict(color="#999", dash="dash"),
                  name="y = x", hoverinfo="skip"),
@@ -409,7 +355,7 @@ def sensitivity_figure(
     if true is not None:
         bars.append(dict(type="bar", x=names, y=np.asarray(true, dtype=np.float64), name="true coefficient",
                          marker=dict(color="#999")))
-    return _figure(bars, dict(title=dict(text="Input sensitivities"), barmode="group",
+    return make_figure(bars, dict(title=dict(text="Input sensitivities"), barmode="group",
                               yaxis=dict(title=dict(text="∂y/∂xᵢ")), legend=dict(orientation="h", y=-0.2)))
 
 

@@ -1,0 +1,29 @@
+"""A run's config as JSON and its metrics as CSV: the Train page's downloads besides the checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+from core.config import Config
+from core.trainer import Trainer
+
+
+def plain_values(config: Config) -> dict[str, object]:
+    """config.values() with tuples as lists: str, int and float only, for JSON and weights_only."""
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in config.values().items()}
+
+
+def config_json(config: Config) -> str:
+    """The flat config as readable JSON; parse_config(json.loads(text)) gives the config back."""
+    return json.dumps(plain_values(config), indent=2)
+
+
+def metrics_csv(trainer: Trainer) -> str:
+    """One row per epoch: epoch, loss, learning_rate, then grad_norm_<parameter name> per parameter."""
+    import pandas as pd  # here, not at the top: ~0.3 s of every cold start (see core/tabular.py)
+
+    history = trainer.history
+    with trainer.lock:  # the columns grow while a run trains
+        columns = {"epoch": history.epochs, "loss": history.losses.copy(), "learning_rate": history.learning_rates.copy()}
+        columns |= {f"grad_norm_{name}": norms.copy() for name, norms in history.grad_norms.items()}
+    return pd.DataFrame(columns).to_csv(index=False, lineterminator="\n")
