@@ -147,11 +147,9 @@ class EpochWalker:
     def _advance_to(self, epoch: int) -> None:
         if self.trainer.epoch > epoch:
             self.trainer = Trainer(self.config)  # going back: replay from the seed
-        while self.trainer.epoch < epoch:
-            if self.trainer.diverged_at is not None:
-                raise ValueError(f"the run diverged at epoch {self.trainer.diverged_at}, so it has no epoch {epoch}")
+        while self.trainer.epoch < epoch and self.trainer.diverged_at is None:
             self.trainer.step()
-        if self.trainer.diverged_at is not None:
+        if self.trainer.diverged_at is not None:  # the Train page stops there, its weights as they were
             raise ValueError(f"the run diverged at epoch {self.trainer.diverged_at}, so it has no epoch {epoch}")
 
 

@@ -127,6 +127,9 @@ SHOW = {"forward": show_forward, "loss": show_loss, "graph": show_graph, "zero_g
 def phase(asked: Request, walk: EpochWalk) -> None:
     """What happened beside the code, its lines marked ◀; then the phase's numbers, full width."""
     st.subheader(TITLES[asked.phase])
+    if walk.diverged:
+        st.warning("This epoch's loss or a gradient is NaN or infinite: the Train page stops the run here, and its "
+                   "update leaves the weights as they were. A smaller learning rate or the mean reduction avoids it.")
     said, code = st.columns([2, 3], gap="large")
     said.info(SENTENCES[asked.phase](walk))
     with code:

@@ -197,3 +197,11 @@ def test_a_paused_train_pages_link_opens_its_weights():
     assert asked.epoch == 3
     for update in walk.updates:  # the weights the One epoch page starts from are the paused run's
         assert (update.old == train.session_state.trainer.parameters[update.name].detach().numpy()).all()
+
+
+def test_the_epoch_that_diverges_says_so():
+    walker = EpochWalker(Config().replace(learning_rate=1.0))
+    epoch = next(e for e in range(30) if walker.walk(e).diverged)
+    at = open_page(learning_rate="1", epoch=str(epoch), phase="update")
+    assert "NaN or infinite" in at.warning[0].value
+    assert at.button(key="epoch_back").disabled is False
