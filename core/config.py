@@ -74,7 +74,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    hidden_sizes: tuple[int, ...] = (32,)  # units per hidden nn.Linear; the output has 1
+    hidden_sizes: tuple[int, ...] = (32,)  # units per hidden nn.Linear (none: one nn.Linear to the output)
     activation: str = "ReLU"  # name of the torch.nn module placed after each hidden Linear
 
 
@@ -206,7 +206,7 @@ def field_specs(limits: Limits) -> dict[str, FieldSpec]:
         ),
         "hidden_sizes": FieldSpec(
             "model",
-            _sequence(whole_number(1, limits.max_units), 1, limits.max_hidden_layers, "hidden layer sizes"),
+            _sequence(whole_number(1, limits.max_units), 0, limits.max_hidden_layers, "hidden layer sizes"),
             _join,
         ),
         "activation": FieldSpec("model", _choice(ACTIVATIONS), str),

@@ -295,3 +295,25 @@ def test_fewer_epochs_than_trained_end_the_run_where_it_is():
     assert trainer.config.training.epochs == 6 and trainer.done  # "Epoch 6 / 6", never "6 / 3"
     trainer.set_epochs(8)
     assert trainer.config.training.epochs == 8 and not trainer.done
+
+
+def test_no_hidden_layer_is_one_linear_to_the_output_and_trains_like_torch():
+    config = Config().replace(hidden_sizes="", epochs=15)
+    assert config.model.hidden_sizes == () and parse_config(config.to_query_params()) == config
+    trainer = Trainer(config)
+    while not trainer.done:
+        trainer.step()
+    torch.manual_seed(config.training.seed)
+    x = torch.randn(100, 3)
+    noise = torch.randn(100, 1) * 1.0
+    y = 0.2 * x[:, 0:1] - 1.3 * x[:, 1:2] - 0.5 * x[:, 2:3] + noise
+    model = torch.nn.Sequential(torch.nn.Linear(3, 1))
+    for _ in range(15):
+        loss = (model(x) - y).pow(2).sum()
+        model.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.sub_(1e-4 * p.grad)
+    assert len(trainer.model) == 1
+    assert torch.allclose(trainer.model[0].weight, model[0].weight, rtol=1e-5, atol=1e-6)

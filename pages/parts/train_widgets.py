@@ -133,8 +133,9 @@ def _data_widgets(caps: Limits) -> tuple[Dataset | None, str | None]:
 def _network_widgets(caps: Limits) -> None:
     st.subheader("Network")
     st.text_input("Hidden layer sizes", key="hidden_sizes",
-                  help=f"Units per hidden nn.Linear, comma-separated: 1 to {caps.max_hidden_layers} layers "
-                       f"of 1 to {caps.max_units} units. The output layer has 1.")
+                  help=f"Units per hidden nn.Linear, comma-separated: 0 to {caps.max_hidden_layers} layers "
+                       f"of 1 to {caps.max_units} units; empty for none (one nn.Linear straight to the output). The output "
+                       "layer has 1.")
     read_as("hidden_sizes", caps)
     add, remove = st.columns(2)
     add.button("Layer", key="add_layer", icon=":material/add:", on_click=_add_layer, width="stretch",
