@@ -5,9 +5,10 @@
 
 import streamlit as st
 
-from core.device import set_torch_threads
+from core.device import return_freed_tensors_to_the_system, set_torch_threads
 
 set_torch_threads()
+return_freed_tensors_to_the_system()
 st.set_page_config(page_title="Module Lab", page_icon="🧪", layout="wide")
 
 pages = [
