@@ -18,7 +18,8 @@ if "torch" not in sys.modules:  # the first visit after the server started
 
     loading.empty()
 
-from core.device import set_torch_threads  # noqa: E402  (after the navigation, see above)
+from core.device import return_freed_tensors_to_the_system, set_torch_threads  # noqa: E402  (after the navigation)
 
 set_torch_threads()
+return_freed_tensors_to_the_system()
 page.run()

@@ -113,9 +113,68 @@ def checkpoint_memory() -> None:
             subprocess.run([sys.executable, "-m", "bench.hostile", "_load", kind, file.name], check=True)
 
 
-GROUPS = {"csv": csv_timings, "checkpoint": checkpoint_memory}
+SESSIONS = {  # name -> Config.replace arguments
+    "lesson": {},
+    "largest": {"hidden_sizes": [512] * 4, "coefficients": [0.1] * 20, "n_samples": 10_000},
+}
+
+
+def _session_in_this_process(name: str, threshold: str) -> None:
+    """One session's run as the page makes it, in its own thread: a Trainer, 3 epochs, a frame of figures."""
+    import gc
+    import threading
+
+    import plotly.io as pio
+    import psutil
+
+    from bench.frame_size import live_figures
+    from core.config import Config, estimated_memory_mb
+    from core.device import return_freed_tensors_to_the_system
+    from core.trainer import Trainer
+
+    if threshold == "fixed":
+        return_freed_tensors_to_the_system()  # as app.py does
+    config = Config().replace(**SESSIONS[name])
+    warm = Trainer(Config())  # first-use costs (torch's thread pool, plotly's validators) outside the count
+    pio.to_json(live_figures(warm)[2], validate=False)
+    del warm
+    process = psutil.Process()
+    before = process.memory_info().rss / 2**20
+    kept: list = []
+
+    def session():
+        trainer = Trainer(config)
+        for _ in range(3):
+            trainer.step()
+            frame = [pio.to_json(figure, validate=False) for figure in live_figures(trainer)]
+        kept.append((trainer, frame))
+
+    thread = threading.Thread(target=session)
+    thread.start()
+    thread.join()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    alive = process.memory_info().rss / 2**20 - before
+    kept.clear()
+    gc.collect()
+    gone = process.memory_info().rss / 2**20 - before
+    print(f"| {name} | {threshold} | {estimated_memory_mb(config):.0f} MB | +{peak:.0f} MB | +{alive:.0f} MB | "
+          f"+{gone:.0f} MB |")
+
+
+def session_memory() -> None:
+    """Per session: peak while training, held while the run stays on screen, left once it is gone."""
+    print("| session | mmap threshold | estimated | peak | run kept | run gone |")
+    for name in SESSIONS:
+        for threshold in ("fixed", "glibc default"):
+            subprocess.run([sys.executable, "-m", "bench.hostile", "_session", name, threshold], check=True)
+
+
+GROUPS = {"csv": csv_timings, "checkpoint": checkpoint_memory, "session": session_memory}
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["_session"]:
+        _session_in_this_process(sys.argv[2], sys.argv[3])
+        sys.exit()
     if sys.argv[1:2] == ["_load"]:
         _load_in_this_process(sys.argv[2], sys.argv[3])
         sys.exit()
