@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from browser_support import LOCAL_OPTIONS, StreamlitServer
 from conftest import RERUN_START_S, TIMEOUT_MS, App, wait_idle
@@ -74,19 +74,23 @@ def open_train_page(app: App) -> None:
 
 
 def type_seed(app: App, value: str) -> dict[str, bool]:
-    """Type a seed; whether a run started, whether the seed reached the URL, whether the script-state
-    attribute ever changed."""
+    """Type a seed; whether a run started, whether the seed then reached the URL (the page writes a
+    valid config there), whether the script-state attribute ever changed."""
     field = app.page.locator(".st-key-seed input")
     runs, changes = app.page.evaluate("[window.__e2e.runs, window.__stateChanges]")
     field.fill(value)
     field.press("Enter")
+    outcome = {"run": False, "applied": False, "shown_running": False}
     try:
         app.page.wait_for_function(f"window.__e2e.runs > {runs}", polling=100, timeout=RERUN_START_S * 1000)
-    except Exception:
-        return {"run": False, "applied": False, "shown_running": False}
-    wait_idle(app.page)
-    applied = re.search(rf"[?&]seed={value}(&|$)", app.page.url) is not None
-    return {"run": True, "applied": applied, "shown_running": app.page.evaluate("window.__stateChanges") > changes}
+        outcome["run"] = True
+        app.page.wait_for_function("!window.__e2e.running", polling=100, timeout=TIMEOUT_MS)
+        app.page.wait_for_url(re.compile(rf"[?&]seed={value}(&|$)"), timeout=10_000)
+        outcome["applied"] = True
+    except PlaywrightTimeoutError:
+        pass
+    outcome["shown_running"] = app.page.evaluate("window.__stateChanges") > changes
+    return outcome
 
 
 @pytest.mark.slow
