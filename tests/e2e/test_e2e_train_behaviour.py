@@ -76,7 +76,7 @@ WATCH_LIVE_PLOT_JS = """
       titles.add(plot.querySelector(".gtitle")?.textContent);
     }
     if (performance.now() - start < 2000) return requestAnimationFrame(look);
-    resolve({plots: plots.size, painted, missing, titles: titles.size, template: plot?.layout.template,
+    resolve({plots: plots.size, painted, missing, titles: titles.size, template: plot?.layout?.template,
              interactive: Boolean(plot?.querySelector(".nsewdrag"))});
   };
   look();
