@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import lesson, sequential_lesson
 from core.device import cuda_unavailable_reason
+from tests.displayed import displayed
 
 ROOT = Path(__file__).parent.parent
 LAYERS_STEPS = ["1. Create", "2. Call it", "3. No gradients", "4. out.backward()", "5. Backward with", "6. Backward twice"]
@@ -49,7 +50,7 @@ def code_text(at: AppTest) -> str:
 
 
 def errors(at: AppTest) -> str:
-    return " ".join(error.value for error in at.error)
+    return displayed(" ".join(error.value for error in at.error))
 
 
 # ---------------------------------------------------------------- Layers ---
