@@ -41,13 +41,11 @@ def show_model_summary() -> None:
     n_features = setup.dataset.x.shape[1] if setup.dataset is not None else config.data.n_features
     model_text, count, tensors = state.model_summary(config, trainer, n_features)
     st.subheader("The model")
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"`print(model)` · **{count:,}** parameters")
-        st.code(model_text, language="text")
-    with right:
-        st.markdown("Tensors: device and type, as torch reports them")
-        st.dataframe(tensors, hide_index=True, width="stretch")
+    # One under the other: print(model)'s lines and the five-column table are each wider than half the page.
+    st.markdown(f"`print(model)` · **{count:,}** parameters")
+    st.code(model_text, language="text")
+    st.markdown("Tensors: device and type, as torch reports them")
+    st.dataframe(tensors, hide_index=True, width="stretch")
 
 
 def show_controls() -> None:

@@ -65,7 +65,7 @@ def assert_valid(config: Config, limits: Limits) -> None:
     assert 0 <= data.noise_std <= 10
     assert 1 <= len(data.coefficients) <= limits.max_features
     assert all(-100 <= c <= 100 for c in data.coefficients)
-    assert 1 <= len(model.hidden_sizes) <= limits.max_hidden_layers
+    assert 0 <= len(model.hidden_sizes) <= limits.max_hidden_layers
     assert all(type(units) is int and 1 <= units <= limits.max_units for units in model.hidden_sizes)
     assert model.activation in ACTIVATIONS
     assert LEARNING_RATE_RANGE[0] <= training.learning_rate <= LEARNING_RATE_RANGE[1]

@@ -150,7 +150,6 @@ def test_log_lines_follow_the_lesson():
 
 
 @pytest.mark.parametrize("field,value", [
-    ("hidden_sizes", ""),
     ("hidden_sizes", "0"),
     ("hidden_sizes", "-4"),
     ("hidden_sizes", "abc"),

@@ -130,7 +130,7 @@ def test_changing_the_network_mid_run_asks_for_reset_but_learning_rate_applies(t
 
 
 @pytest.mark.parametrize("text,message", [
-    ("", "hidden_sizes"),
+    ("32, 16, 8, 4, 2", "give 0 to 4 hidden layer sizes"),
     ("0", "0 is out of range; allowed 1 to 512"),
     ("-3", "out of range"),
     ("eight", "'eight' is not a whole number"),
@@ -190,8 +190,9 @@ def test_add_and_remove_layer_buttons(train):
     assert train.text_input(key="hidden_sizes").value == "32, 32"
     train.button(key="remove_layer").click().run()
     train.button(key="remove_layer").click().run()
-    assert train.text_input(key="hidden_sizes").value == ""
-    assert any("hidden_sizes" in e.value for e in train.error)
+    assert train.text_input(key="hidden_sizes").value == ""  # no hidden layer: nn.Linear(3, 1) alone
+    assert not train.error
+    assert any("Linear(in_features=3, out_features=1, bias=True)" in code.value for code in train.code)
 
 
 @pytest.mark.skipif(cuda_unavailable_reason() is None, reason="this machine has CUDA")
@@ -324,9 +325,10 @@ def test_cpu_vs_cuda_panel_only_where_cuda_exists(train, monkeypatch):
     assert not [b for b in train.button if b.key == "btn_time_devices"]  # no CUDA here
     import core.device
     import core.trainer
+    import pages.parts.device_radio
     import pages.parts.train_widgets
 
-    for module in (core.device, pages.parts.train_widgets):  # pretend this machine has a GPU
+    for module in (core.device, pages.parts.device_radio, pages.parts.train_widgets):  # pretend this machine has a GPU
         monkeypatch.setattr(module, "cuda_unavailable_reason", lambda: None)
     monkeypatch.setattr(core.trainer, "seconds_per_epoch", lambda config, device: {"cpu": 2e-4, "cuda": 5e-4}[device])
     train.run()
