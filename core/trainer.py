@@ -24,6 +24,7 @@ from core.data import make_data
 from core.history import History
 from core.device import resolve_device, torch_threads, use_torch_threads
 from core.model import build_model, linear_layers
+from core.runs import snapshot_count, snapshot_epochs
 
 # torch.manual_seed sets one process-wide generator; sessions build runs in parallel threads.
 _SEED_LOCK = threading.Lock()
@@ -92,6 +93,10 @@ class Trainer:
         self.diverged_at: int | None = None  # epoch whose loss or gradient was NaN/inf
         # Held during each step: a download served by another thread copies a consistent epoch.
         self.lock = threading.Lock()
+        self.seconds = 0.0  # spent in step(), for the runs table
+        # Replay: epoch -> every nn.Linear's weights and gradients after that epoch (core/runs.py).
+        self.snapshots: dict[int, Snapshot] = {0: self.snapshot()}
+        self._plan_snapshots()
 
     def _make_optimizer(self) -> torch.optim.Optimizer | None:
         params = list(self.parameters.values())
@@ -123,6 +128,14 @@ class Trainer:
     def set_epochs(self, epochs: int) -> None:
         """Train longer (or stop earlier) without starting over."""
         self.config = self.config.replace(epochs=epochs)
+        self._plan_snapshots()
+
+    def _plan_snapshots(self) -> None:
+        """The epochs to snapshot for this run length; kept snapshots off the new plan are dropped, so
+        the run stays within its budget."""
+        count = snapshot_count(self.config.layer_sizes(self.x.shape[1]))
+        self.snapshot_plan = frozenset(snapshot_epochs(self.config.training.epochs, count))
+        self.snapshots = {epoch: s for epoch, s in self.snapshots.items() if epoch in self.snapshot_plan}
 
     def restore(
         self,
@@ -160,7 +173,12 @@ class Trainer:
         """One epoch of the lesson's loop: forward, loss, zero_grad, backward, update."""
         with self.lock:
             use_torch_threads(self.threads)  # in whichever thread trains
-            return self._step()
+            started = time.perf_counter()
+            record = self._step()
+            if self.epoch in self.snapshot_plan:  # a copy only at due epochs: the rest cost a set lookup
+                self.snapshots[self.epoch] = self.snapshot()
+            self.seconds += time.perf_counter() - started
+            return record
 
     def _step(self) -> EpochRecord:
         y_pred = self.model(self.x)
