@@ -33,13 +33,19 @@ def snapshot_count(layer_sizes: Sequence[int], budget: int = SNAPSHOT_BUDGET_BYT
 
 
 def snapshot_epochs(total: int, count: int) -> list[int]:
-    """At most `count` epochs of 0..total to snapshot: all of them when they fit; else half log-spaced
-    (early epochs change most) and half evenly spaced, always 0 and `total`."""
+    """At most `count` epochs of 0..total to snapshot: all of them when they fit; else about half
+    log-spaced (early epochs change most) and the rest evenly spaced, always 0 and `total`."""
     if total + 1 <= count:
         return list(range(total + 1))
-    early = np.geomspace(1, total, count // 2)
-    even = np.linspace(0, total, count - count // 2)  # includes 0 and total
-    return sorted({0, total, *np.rint(early).astype(int).tolist(), *np.rint(even).astype(int).tolist()})
+    early = np.rint(np.geomspace(1, total, (count - 2) // 2)).astype(int).tolist()
+    epochs: set[int] = set()
+    even = count - len(early)
+    while len(epochs) < count and even <= count:  # log-spaced epochs round onto each other early on: top up
+        epochs = {*early, *np.rint(np.linspace(0, total, even)).astype(int).tolist()}
+        even += count - len(epochs)
+    while len(epochs) > count:  # the last top-up overshot: drop the evenly spaced epochs nearest others
+        epochs.discard(sorted(epochs)[-2])
+    return sorted(epochs)
 
 
 def differing_fields(configs: Sequence[Config]) -> list[str]:

@@ -121,7 +121,7 @@ def runs_table(store: RunStore, every_setting: bool = False) -> pd.DataFrame:
 
 def run_link(config: Config) -> str:
     """The Train page with this run's settings: every config is a URL."""
-    return "/train?" + urlencode(config.to_query_params())
+    return "train?" + urlencode(config.to_query_params())  # relative: Cloud serves the app below a path
 
 
 def column_config() -> dict:
