@@ -71,7 +71,6 @@ def test_the_cap_drops_the_oldest_run_with_a_note(monkeypatch):
     set_epochs(at, 3)
     for _ in range(3):
         at.button(key="btn_train").click().run()
-    at.button(key="btn_reset").click().run()
     assert list(runs_table(at)["name"]) == ["run 2", "run 3"]
     assert any("At most 2 runs" in info.value and "run 1" in info.value for info in at.info)
 
