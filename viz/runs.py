@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from viz.figures import LAYER_COLOURS, MAX_POINTS, decimate
 
 REPLAY_COLOUR = "#9467bd"
+DASHES = ("solid", "dash", "dot", "dashdot")  # a run equal to another (Train again) still shows under it
 
 
 def comparison_figure(curves: Sequence[tuple[str, Sequence[int], Sequence[float]]], *, log_scale: bool = True,
@@ -21,7 +22,7 @@ def comparison_figure(curves: Sequence[tuple[str, Sequence[int], Sequence[float]
         if log_scale:
             x, y = x[y > 0], y[y > 0]
         traces.append(dict(type="scatter", x=x.astype(np.float32), y=y.astype(np.float32), mode="lines", name=name,
-                           line=dict(color=LAYER_COLOURS[i % len(LAYER_COLOURS)], width=2),
+                           line=dict(color=LAYER_COLOURS[i % len(LAYER_COLOURS)], width=2, dash=DASHES[i % len(DASHES)]),
                            hovertemplate=f"{name}<br>epoch %{{x}}<br>loss %{{y:.6g}}<extra></extra>"))
     return go.Figure(data=traces, layout=dict(
         title=dict(text="Runs compared: loss"), template="none", height=360,
