@@ -97,7 +97,7 @@ def time_in_process(kind: str, run: Run, app_dir: Path, env: dict[str, str] | No
 if __name__ == "__main__":
     kind, spec, app_dir = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
     run = Run(**{**spec, "hidden_sizes": tuple(spec["hidden_sizes"])})
-    if kind == "trainer":
+    if kind.startswith("trainer"):
         sys.path.insert(0, app_dir)
     kinds = {"bare": bare, "trainer": trainer, "trainer_no_snapshots": lambda run: trainer(run, snapshots=False)}
     print(kinds[kind](run))

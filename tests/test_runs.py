@@ -3,7 +3,6 @@ the store's cap, and the comparison figure."""
 
 import numpy as np
 import pytest
-import torch
 
 from core.config import LIMITS, Config, Limits, parameter_count
 from core.runs import (
@@ -163,4 +162,3 @@ def test_mark_epoch_draws_a_line_and_says_the_epoch():
 
 def test_kept_run_memory_is_bounded_by_its_curve():
     assert kept(1, points=1200).nbytes == 1200 * 8
-    assert torch.get_num_threads() >= 1

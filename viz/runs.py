@@ -14,21 +14,23 @@ DASHES = ("solid", "dash", "dot", "dashdot")  # a run equal to another (Train ag
 
 
 def comparison_figure(curves: Sequence[tuple[str, Sequence[int], Sequence[float]]], *, log_scale: bool = True,
-                      max_points: int = MAX_POINTS) -> go.Figure:
+                      max_points: int = MAX_POINTS) -> go.Figure:  # curves: (run name, epochs, losses)
     """Each run's loss over epochs, one trace per (name, epochs, losses), named by the run."""
     traces = []
     for i, (name, epochs, losses) in enumerate(curves):
         x, y = decimate(epochs, losses, max_points)
         if log_scale:
             x, y = x[y > 0], y[y > 0]
+        line = dict(color=LAYER_COLOURS[i % len(LAYER_COLOURS)], width=2, dash=DASHES[i % len(DASHES)])
         traces.append(dict(type="scatter", x=x.astype(np.float32), y=y.astype(np.float32), mode="lines", name=name,
-                           line=dict(color=LAYER_COLOURS[i % len(LAYER_COLOURS)], width=2, dash=DASHES[i % len(DASHES)]),
+                           line=line,
                            hovertemplate=f"{name}<br>epoch %{{x}}<br>loss %{{y:.6g}}<extra></extra>"))
     return go.Figure(data=traces, layout=dict(
         title=dict(text="Runs compared: loss"), template="none", height=360,
         margin=dict(l=60, r=20, t=50, b=40),
         xaxis=dict(title=dict(text="epoch")),
-        yaxis=dict(title=dict(text="loss" + (" (log scale)" if log_scale else "")), type="log" if log_scale else "linear"),
+        yaxis=dict(title=dict(text="loss" + (" (log scale)" if log_scale else "")),
+                   type="log" if log_scale else "linear"),
         showlegend=True, legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1.0, xanchor="right"),
     ))
 

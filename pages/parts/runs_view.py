@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from core.config import FIELDS, Config
 from core.runs import SNAPSHOT_BUDGET_BYTES, KeptRun, RunStore, differing_fields
@@ -72,8 +71,9 @@ def replay_frame(run: Trainer, epoch: int, log_scale: bool) -> Frame:
     if all(layer.weight_grad is not None for layer in snapshot.layers):
         frame["gradients"] = chart("gradients", False, figures.gradients_figure(snapshot.layers, epoch=epoch))
     else:
-        frame["gradients"] = lambda slot: slot.caption(
-            f"Gradients at epoch {epoch}: every `weight.grad` and `bias.grad` is `None` until the first `loss.backward()`.")
+        note = (f"Gradients at epoch {epoch}: every `weight.grad` and `bias.grad` is `None` "
+                "until the first `loss.backward()`.")
+        frame["gradients"] = lambda slot: slot.caption(note)
     return frame
 
 
