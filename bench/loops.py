@@ -74,9 +74,7 @@ def trainer(run: Run, snapshots: bool = True) -> float:
     config = Config().replace(hidden_sizes=run.hidden_sizes, n_samples=run.n_samples, epochs=run.epochs,
                               learning_rate=run.learning_rate, seed=SEED)
     started = time.perf_counter()
-    trainer = Trainer(config)
-    if not snapshots:
-        trainer.snapshot_plan = frozenset()
+    trainer = Trainer(config, replay=snapshots)
     while not trainer.done:
         trainer.step()
     if trainer.diverged_at is not None:

@@ -78,7 +78,9 @@ def build_run(
 class Trainer:
     """Full-batch training of the config's network on the config's data."""
 
-    def __init__(self, config: Config, data: tuple[np.ndarray, np.ndarray] | None = None):
+    def __init__(self, config: Config, data: tuple[np.ndarray, np.ndarray] | None = None, replay: bool = True):
+        """`replay`: keep snapshots of the weights and gradients for replay (core/runs.py); off where
+        only the time of an epoch matters."""
         self.config = config
         self.uploaded = data is not None  # else the lesson's synthetic data, drawn from config.data
         self.device = resolve_device(config.training.device)
@@ -95,7 +97,8 @@ class Trainer:
         self.lock = threading.Lock()
         self.seconds = 0.0  # spent in step(), for the runs table
         # Replay: epoch -> every nn.Linear's weights and gradients after that epoch (core/runs.py).
-        self.snapshots: dict[int, Snapshot] = {0: self.snapshot()}
+        self.replay = replay
+        self.snapshots: dict[int, Snapshot] = {0: self.snapshot()} if replay else {}
         self._plan_snapshots()
 
     def _make_optimizer(self) -> torch.optim.Optimizer | None:
@@ -134,7 +137,7 @@ class Trainer:
         """The epochs to snapshot for this run length; kept snapshots off the new plan are dropped, so
         the run stays within its budget."""
         count = snapshot_count(self.config.layer_sizes(self.x.shape[1]))
-        self.snapshot_plan = frozenset(snapshot_epochs(self.config.training.epochs, count))
+        self.snapshot_plan = frozenset(snapshot_epochs(self.config.training.epochs, count) if self.replay else ())
         self.snapshots = {epoch: s for epoch, s in self.snapshots.items() if epoch in self.snapshot_plan}
 
     def restore(
@@ -264,7 +267,7 @@ def seconds_per_epoch(config: Config, device: str, epochs: int = 50, warmup: int
 
     CUDA runs asynchronously, so the clock stops only after torch.cuda.synchronize().
     """
-    trainer = Trainer(config.replace(device=device, epochs=warmup + epochs))
+    trainer = Trainer(config.replace(device=device, epochs=warmup + epochs), replay=False)  # copies would sync a GPU
     for _ in range(warmup):  # first calls allocate, pick kernels and fill caches
         trainer.step()
     _synchronize(trainer.device)

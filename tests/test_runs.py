@@ -162,3 +162,12 @@ def test_mark_epoch_draws_a_line_and_says_the_epoch():
 
 def test_kept_run_memory_is_bounded_by_its_curve():
     assert kept(1, points=1200).nbytes == 1200 * 8
+
+
+def test_a_trainer_without_replay_copies_nothing_and_trains_the_same():
+    with_replay, without = Trainer(Config().replace(epochs=20)), Trainer(Config().replace(epochs=20), replay=False)
+    for trainer in (with_replay, without):
+        while not trainer.done:
+            trainer.step()
+    assert without.snapshots == {} and len(with_replay.snapshots) == 21
+    np.testing.assert_array_equal(without.history.losses, with_replay.history.losses)
