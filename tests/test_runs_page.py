@@ -100,8 +100,12 @@ def test_the_replay_slider_moves_the_heatmaps_to_epoch_0_and_back_to_the_last(tw
 def test_a_paused_run_replays_and_its_curve_is_on_the_chart_as_now():
     at = AppTest.from_file(PAGE, default_timeout=120)
     at.run()
-    at.button(key="btn_step").click().run()
+    set_epochs(at, 3)
+    at.button(key="btn_train").click().run()
+    at.button(key="btn_reset").click().run()
+    at.button(key="btn_step").click().run()  # run 2 trains one epoch
     at.button(key="btn_step").click().run()
     assert at.session_state.status == "paused"
-    assert replay(at).options == ["0", "1", "2"]
-    assert not [frame for frame in at.dataframe if frame.key and frame.key.startswith("runs_table")]  # none kept yet
+    assert replay(at).options == ["0", "1", "2"] and replay(at).value == 2
+    assert [trace["name"] for trace in chart(at, "Runs compared: loss")["data"]] == ["run 1", "run 2 (now)"]
+    assert list(runs_table(at)["name"]) == ["run 1"]  # a paused run is kept once it ends or is reset
