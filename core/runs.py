@@ -8,6 +8,7 @@ runs cost at most one snapshot budget plus `max_runs` small records.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -83,13 +84,14 @@ class RunStore:
         self.max_runs = max_runs
         self.runs: list[KeptRun] = []
         self.last_number = 0
-        self._current: tuple[object, int] | None = None  # (the session's trainer, its number)
+        # (the session's trainer, its number); weak, so a trainer Reset let go frees its snapshots
+        self._current: tuple[weakref.ref, int] | None = None
 
     def number_of(self, trainer: object) -> int:
         """The run number of the session's current trainer, a new one for a new trainer."""
-        if self._current is None or self._current[0] is not trainer:
+        if self._current is None or self._current[0]() is not trainer:
             self.last_number += 1
-            self._current = (trainer, self.last_number)
+            self._current = (weakref.ref(trainer), self.last_number)
         return self._current[1]
 
     def get(self, number: int) -> KeptRun | None:

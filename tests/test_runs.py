@@ -1,6 +1,8 @@
 """core/runs.py and viz/runs.py: which epochs a run snapshots, its memory budget, the settings diff,
 the store's cap, and the comparison figure."""
 
+import weakref
+
 import numpy as np
 import pytest
 
@@ -135,10 +137,17 @@ def test_keeping_a_run_again_updates_it_and_keeps_its_name_and_pin():
     assert store.get(1).name == "lr 1e-3"  # a blank name keeps the old one
 
 
-def test_run_numbers_follow_the_trainer_and_are_never_reused():
-    store, first, second = RunStore(max_runs=1), object(), object()
+class Run:
+    """Stands in for a Trainer."""
+
+
+def test_run_numbers_follow_the_trainer_and_are_never_reused_and_the_store_lets_a_trainer_go():
+    store, first, second = RunStore(max_runs=1), Run(), Run()
     assert store.number_of(first) == 1 and store.number_of(first) == 1
     assert store.number_of(second) == 2
+    gone = weakref.ref(second)
+    del second
+    assert gone() is None  # the store holds no reference: a reset run's snapshots are freed
 
 
 def test_max_runs_is_a_cap_like_the_others():
