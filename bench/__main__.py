@@ -3,7 +3,7 @@ same run as medians of several repetitions, printed as one Markdown table (progr
 
     python -m bench                      # everything: ~8 minutes on 2 cores, longer when the app is slow
     python -m bench --quick              # a smoke run: one repetition, short runs
-    python -m bench --only loops,cold    # some groups: loops live large long size cold
+    python -m bench --only loops,cold    # some groups: loops live large long size cold replay
     python -m bench --reps 5             # repetitions for every group
     python -m bench --app /tmp/patched   # serve and import a (patched) copy of the app instead
 
@@ -27,8 +27,8 @@ from bench.loops import Run, time_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
-GROUPS = ("loops", "live", "large", "long", "size", "cold")
-DEFAULT_REPS = {"loops": 5, "live": 3, "large": 2, "long": 1, "cold": 3}
+GROUPS = ("loops", "live", "large", "long", "size", "cold", "replay")
+DEFAULT_REPS = {"loops": 5, "live": 3, "large": 2, "long": 1, "cold": 3, "replay": 5}
 
 
 @dataclass
@@ -101,7 +101,7 @@ class Bench:
                     self.samples.setdefault(f"{kind} loop, {run.label}, {run.epochs} epochs", []).append(
                         time_in_process(kind, run, self.app, self.env))
             log(f"loops done for {run.epochs} epochs")
-            self.rows.append(ratio_row("Trainer API (per-epoch recording) vs bare loop",
+            self.rows.append(ratio_row("Trainer API (per-epoch recording, replay snapshots) vs bare loop",
                                        f"{run.label}, {run.epochs:,} epochs", self.loop_times("trainer", run),
                                        self.loop_times("bare", run), "bare loop", 1.1))
 
@@ -219,6 +219,34 @@ class Bench:
             self.rows.append(Row("Frame size: chart JSON per frame (plotly.io.to_json of the 4 live figures)",
                                  f"{name} ({sizes}), {config.training.epochs:,} epochs",
                                  f"{size / 1000:.1f} KB", target="<= 100 KB", result=verdict(size <= 100_000)))
+
+    # --------------------------------------------------------------- replay ---
+
+    def replay(self) -> None:
+        """What replay's snapshots cost: time against the Trainer without them, and memory per run."""
+        sys.path.insert(0, str(self.app))
+        from bench.replay import budget_mb, snapshot_memory
+        from core.config import LIMITS, Config
+
+        for run in self.lesson:
+            key = f"trainer_no_snapshots loop, {run.label}, {run.epochs} epochs"
+            for _ in range(self.reps["replay"]):  # interleaved, so drifting load hits both alike
+                for kind in ("trainer", "trainer_no_snapshots"):
+                    self.samples.setdefault(f"{kind} loop, {run.label}, {run.epochs} epochs", []).append(
+                        time_in_process(kind, run, self.app, self.env))
+            self.rows.append(ratio_row("Replay snapshots: Trainer with vs without them", f"{run.label}, {run.epochs:,} epochs",
+                                       self.samples[f"trainer loop, {run.label}, {run.epochs} epochs"],
+                                       self.samples[key], "Trainer without snapshots", 1.1))
+        largest = Config().replace(hidden_sizes=[LIMITS.max_units] * LIMITS.max_hidden_layers,
+                                   coefficients=[0.1] * LIMITS.max_features, epochs=LIMITS.max_epochs)
+        for name, config, epochs in (("lesson 3-32-1, 200 epochs", Config(), None),
+                                     ("lesson 3-32-1, 5,000 epochs", Config().replace(epochs=5000), None),
+                                     ("largest allowed (20-512x4-1), 12 epochs", largest.replace(epochs=12), None)):
+            count, size = snapshot_memory(config, epochs)
+            self.samples[f"replay memory {name}"] = {"snapshots": count, "bytes": size}
+            self.rows.append(Row("Memory: replay snapshots kept per run (measured nbytes)", name,
+                                 f"{size / 2**20:.2f} MB in {count} snapshots", target=f"<= {budget_mb():.0f} MB",
+                                 result=verdict(size <= budget_mb() * 2**20)))
 
     # ------------------------------------------------------------------ run ---
 

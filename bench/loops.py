@@ -3,6 +3,7 @@
 
     python bench/loops.py bare '{"epochs": 5000, "hidden_sizes": [32], "n_samples": 100, "learning_rate": 1e-4}'
     python bench/loops.py trainer '{...}' /path/to/app      # prints the seconds the run took
+    python bench/loops.py trainer_no_snapshots '{...}' /path/to/app   # the same without replay's copies
 
 Run as a script, not with -m, so that the bare loop's process imports nothing but torch.
 """
@@ -64,15 +65,16 @@ def bare(run: Run) -> float:
     return time.perf_counter() - started
 
 
-def trainer(run: Run) -> float:
-    """Seconds for the same run through Trainer, which records every epoch."""
+def trainer(run: Run, snapshots: bool = True) -> float:
+    """Seconds for the same run through Trainer, which records every epoch and, with `snapshots`,
+    copies the weights and gradients at the epochs replay keeps (core/runs.py)."""
     from core.config import Config
     from core.trainer import Trainer
 
     config = Config().replace(hidden_sizes=run.hidden_sizes, n_samples=run.n_samples, epochs=run.epochs,
                               learning_rate=run.learning_rate, seed=SEED)
     started = time.perf_counter()
-    trainer = Trainer(config)
+    trainer = Trainer(config, replay=snapshots)
     while not trainer.done:
         trainer.step()
     if trainer.diverged_at is not None:
@@ -81,7 +83,7 @@ def trainer(run: Run) -> float:
 
 
 def time_in_process(kind: str, run: Run, app_dir: Path, env: dict[str, str] | None = None) -> float:
-    """One timing of `kind` ("bare" or "trainer") in a new Python process."""
+    """One timing of `kind` ("bare", "trainer" or "trainer_no_snapshots") in a new Python process."""
     spec = json.dumps({**asdict(run), "hidden_sizes": list(run.hidden_sizes)})
     done = subprocess.run([sys.executable, __file__, kind, spec, str(app_dir)],
                           capture_output=True, text=True, timeout=900, env={**os.environ, **(env or {})})
@@ -93,6 +95,7 @@ def time_in_process(kind: str, run: Run, app_dir: Path, env: dict[str, str] | No
 if __name__ == "__main__":
     kind, spec, app_dir = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
     run = Run(**{**spec, "hidden_sizes": tuple(spec["hidden_sizes"])})
-    if kind == "trainer":
+    if kind.startswith("trainer"):
         sys.path.insert(0, app_dir)
-    print({"bare": bare, "trainer": trainer}[kind](run))
+    kinds = {"bare": bare, "trainer": trainer, "trainer_no_snapshots": lambda run: trainer(run, snapshots=False)}
+    print(kinds[kind](run))

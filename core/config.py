@@ -46,6 +46,7 @@ class Limits:
     max_parameters: int = 1_000_000
     max_epochs: int = 100_000
     max_memory_mb: int = 200  # estimated peak of one training step, see estimated_memory_mb
+    max_runs: int = 20  # ended runs kept per session for comparison (core/runs.py)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> Limits:

@@ -24,6 +24,7 @@ from core.data import make_data
 from core.history import History
 from core.device import resolve_device, torch_threads, use_torch_threads
 from core.model import build_model, linear_layers
+from core.runs import snapshot_count, snapshot_epochs
 
 # torch.manual_seed sets one process-wide generator; sessions build runs in parallel threads.
 SEED_LOCK = threading.Lock()
@@ -77,7 +78,9 @@ def build_run(
 class Trainer:
     """Full-batch training of the config's network on the config's data."""
 
-    def __init__(self, config: Config, data: tuple[np.ndarray, np.ndarray] | None = None):
+    def __init__(self, config: Config, data: tuple[np.ndarray, np.ndarray] | None = None, replay: bool = True):
+        """`replay`: keep snapshots of the weights and gradients for replay (core/runs.py); off where
+        only the time of an epoch matters."""
         self.config = config
         self.uploaded = data is not None  # else the lesson's synthetic data, drawn from config.data
         self.device = resolve_device(config.training.device)
@@ -92,6 +95,11 @@ class Trainer:
         self.diverged_at: int | None = None  # epoch whose loss or gradient was NaN/inf
         # Held during each step: a download served by another thread copies a consistent epoch.
         self.lock = threading.Lock()
+        self.seconds = 0.0  # spent in step(), for the runs table
+        # Replay: epoch -> every nn.Linear's weights and gradients after that epoch (core/runs.py).
+        self.replay = replay
+        self.snapshots: dict[int, Snapshot] = {0: self.snapshot()} if replay else {}
+        self._plan_snapshots()
 
     def _make_optimizer(self) -> torch.optim.Optimizer | None:
         params = list(self.parameters.values())
@@ -124,6 +132,14 @@ class Trainer:
         """Train longer (or stop earlier) without starting over. Fewer epochs than already trained
         end the run where it is: its total is then the epochs it has, never fewer ("75079 / 10")."""
         self.config = self.config.replace(epochs=max(epochs, self.epoch))
+        self._plan_snapshots()
+
+    def _plan_snapshots(self) -> None:
+        """The epochs to snapshot for this run length; kept snapshots off the new plan are dropped, so
+        the run stays within its budget."""
+        count = snapshot_count(self.config.layer_sizes(self.x.shape[1]))
+        self.snapshot_plan = frozenset(snapshot_epochs(self.config.training.epochs, count) if self.replay else ())
+        self.snapshots = {epoch: s for epoch, s in self.snapshots.items() if epoch in self.snapshot_plan}
 
     def restore(
         self,
@@ -161,7 +177,12 @@ class Trainer:
         """One epoch of the lesson's loop: forward, loss, zero_grad, backward, update."""
         with self.lock:
             use_torch_threads(self.threads)  # in whichever thread trains
-            return self._step()
+            started = time.perf_counter()
+            record = self._step()
+            if self.epoch in self.snapshot_plan:  # a copy only at due epochs: the rest cost a set lookup
+                self.snapshots[self.epoch] = self.snapshot()
+            self.seconds += time.perf_counter() - started
+            return record
 
     def _step(self) -> EpochRecord:
         y_pred = self.model(self.x)
@@ -247,7 +268,7 @@ def seconds_per_epoch(config: Config, device: str, epochs: int = 50, warmup: int
 
     CUDA runs asynchronously, so the clock stops only after torch.cuda.synchronize().
     """
-    trainer = Trainer(config.replace(device=device, epochs=warmup + epochs))
+    trainer = Trainer(config.replace(device=device, epochs=warmup + epochs), replay=False)  # copies would sync a GPU
     for _ in range(warmup):  # first calls allocate, pick kernels and fill caches
         trainer.step()
     _synchronize(trainer.device)

@@ -15,7 +15,8 @@ from pages.parts.code_panel import code_panel
 from pages.parts.epoch_link import inspect_epoch_link
 from pages.parts.flush import before_rerun
 from pages.parts.live_view import LiveView, first_frame, start_frame, train_live
-from pages.parts.text import plain, show_errors
+from pages.parts.runs_view import draw_run, runs_section
+from pages.parts.text import show_errors
 from pages.parts.train_files import checkpoint_uploader, download_buttons
 from pages.parts.train_widgets import config_sidebar
 from viz import training as figures
@@ -153,10 +154,11 @@ if training:
     before_rerun()  # the final frame sent and drawn first (pages/parts/flush.py)
     st.rerun()  # redraw the controls for the new status
 elif trainer is not None:
-    live_view.draw(trainer)
+    draw_run(live_view, trainer, st.session_state.status)
     show_outcome(trainer)
     if st.session_state.status == state.Status.PAUSED:
         inspect_epoch_link(trainer)
+runs_section(trainer, st.session_state.status, setup.caps.max_runs)
 show_model_summary()
 show_device_timing()
 show_code()

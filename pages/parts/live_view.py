@@ -132,7 +132,8 @@ class LiveView:
         self.progress, self.counter = slot(st, "progress"), slot(st, "counter")
         left, right = st.columns(2)
         self.loss, self.norms = slot(left, "loss"), slot(right, "norms")
-        self.weights, self.gradients, self.log = slot(st, "weights"), slot(st, "gradients"), slot(st, "log")
+        self.weights, self.gradients = slot(st, "weights"), slot(st, "gradients")
+        self.replay, self.log = slot(st, "replay"), slot(st, "log")  # replay: the epoch slider of an idle run
         self.schedule = LiveSchedule(live=view["live"])
 
     def show(self, frame: Frame) -> None:

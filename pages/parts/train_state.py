@@ -18,6 +18,7 @@ from core.device import tensor_table
 from core.model import build_model
 from core.tabular import Dataset
 from core.trainer import Snapshot, Trainer
+from pages.parts.run_archive import keep_run
 
 # Fields a run may take on mid-run; any other change needs a Reset.
 LIVE_FIELDS = ("learning_rate", "epochs")
@@ -226,6 +227,7 @@ def on_stop() -> None:
 
 @claims_the_run
 def on_reset() -> None:
+    keep_run(st.session_state.trainer, st.session_state.status)  # a run left after an epoch or more is kept
     st.session_state.trainer = None
     st.session_state.run_data_key = None
     _apply(Event.RESET)
@@ -235,6 +237,7 @@ def on_reset() -> None:
 
 def on_loaded(trainer: Trainer) -> None:
     """A checkpoint replaced the session's run (called from a callback that claims the run)."""
+    keep_run(st.session_state.get("trainer"), st.session_state.get("status", Status.IDLE))
     st.session_state.trainer, st.session_state.run_data_key = trainer, None
     _apply(Event.LOADED, trainer)
 

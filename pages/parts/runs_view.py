@@ -1,0 +1,171 @@
+"""The Train page's runs: the replay slider under the live view's charts, and the comparison of kept
+runs (chart, table, settings back into the sidebar, CSV).
+
+The comparison is drawn by each script run that does not train (paused, stopped, finished, before a
+run); while a run trains, the live frames draw only that run, and the comparison catches up when it
+pauses or ends.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from core.config import FIELDS, Config
+from core.runs import SNAPSHOT_BUDGET_BYTES, KeptRun, RunStore, differing_fields
+from core.trainer import Trainer
+from pages.parts.live_view import Frame, chart, counter_frame, live_figures, text_frame
+from pages.parts.run_archive import ENDED, keep_run, run_store
+from pages.parts.train_widgets import widget_value
+from viz import training as figures
+from viz.runs import comparison_figure, mark_epoch
+
+REPLAYABLE = ("paused", *ENDED)
+EDITABLE = {"show": "on the chart", "pin": "never dropped by the cap", "name": "double-click to rename"}
+
+
+# ----------------------------------------------------------------- replay ---
+
+
+def draw_run(live_view, trainer: Trainer, status: str) -> None:
+    """An idle run: kept if it ended, its charts drawn at the epoch the replay slider is on."""
+    if status in ENDED:
+        keep_run(trainer, status)
+    epoch = trainer.epoch
+    if status in REPLAYABLE and trainer.epoch >= 1:
+        with live_view.replay.container():
+            epoch = replay_slider(trainer)
+    if epoch == trainer.epoch:
+        live_view.draw(trainer)
+    else:
+        live_view.show(replay_frame(trainer, epoch, live_view.view["log_scale"]))
+
+
+def replay_slider(trainer: Trainer) -> int:
+    """The epoch to show, from the epochs the trainer kept a snapshot of and its last."""
+    kept = sorted({*trainer.snapshots, trainer.epoch})
+    number = run_store().number_of(trainer)
+    # A key per run and epoch: a run that trains on starts the slider at its new last epoch.
+    epoch = st.select_slider("Replay: epoch", kept, value=trainer.epoch, key=f"replay_epoch_{number}_{trainer.epoch}",
+                             help="Scrub the weights, gradients and the charts' markers back through the run.")
+    if len(kept) == trainer.epoch + 1:
+        st.caption(f"Every epoch 0 to {trainer.epoch} is kept: epoch 0 shows the weights the run started from.")
+    else:
+        st.caption(f"Snaps to the {len(kept)} kept epochs of {trainer.epoch:,}: every epoch's weights would not fit "
+                   f"the {SNAPSHOT_BUDGET_BYTES // 2**20} MB a run may keep, so early epochs are kept log-spaced "
+                   "and the rest evenly spaced; epoch 0 and the last always.")
+    return int(epoch)
+
+
+def replay_frame(run: Trainer, epoch: int, log_scale: bool) -> Frame:
+    """The idle run's charts with the weights and gradients of a kept `epoch`, marked on both curves."""
+    history, snapshot = run.history, run.snapshots[epoch]
+    loss = mark_epoch(live_figures(run, log_scale, slow=False)["loss"], epoch)
+    norms = mark_epoch(figures.grad_norm_figure(history.epochs, history.grad_norms, epoch=epoch,
+                                                total_epochs=run.config.training.epochs), epoch)
+    frame = {"loss": chart("loss", False, loss)} | counter_frame(run) | text_frame(run)
+    frame |= {"norms": chart("norms", False, norms),
+              "weights": chart("weights", False, figures.weights_figure(snapshot.layers, epoch=epoch))}
+    if all(layer.weight_grad is not None for layer in snapshot.layers):
+        frame["gradients"] = chart("gradients", False, figures.gradients_figure(snapshot.layers, epoch=epoch))
+    else:
+        note = (f"Gradients at epoch {epoch}: every `weight.grad` and `bias.grad` is `None` "
+                "until the first `loss.backward()`.")
+        frame["gradients"] = lambda slot: slot.caption(note)
+    return frame
+
+
+# ---------------------------------------------------------------- compare ---
+
+
+def runs_section(trainer: Trainer | None, status: str, max_runs: int) -> None:
+    """The kept runs on one chart (with the current run), their table, and what to do with a row."""
+    store = run_store(max_runs)
+    if not store.runs:
+        return
+    st.subheader("Runs")
+    if note := st.session_state.pop("runs_note", None):
+        st.info(note)
+    log_scale = st.toggle("Log-scale loss", value=True, key="runs_log_scale")
+    st.plotly_chart(comparison_figure(curves(store, trainer), log_scale=log_scale), key="runs_chart")
+    table = runs_table(store)
+    version = st.session_state.setdefault("runs_table_version", 0)
+    key = f"runs_table_{version}"
+    st.data_editor(table, key=key, hide_index=True, width="stretch", disabled=[c for c in table if c not in EDITABLE],
+                   column_config=column_config(), on_change=apply_edits, args=(key, [r.number for r in store.runs]))
+    st.caption(f"One row per kept run; the settings that differ between the runs on the chart are columns. "
+               f"At most {store.max_runs} runs are kept: the oldest unpinned goes first.")
+    load_and_download(store)
+
+
+def curves(store: RunStore, trainer: Trainer | None) -> list[tuple[str, object, object]]:
+    """The ticked kept runs' loss curves, and the current run's while it is not kept yet (paused)."""
+    lines = [(run.name, run.epochs, run.losses) for run in store.ticked()]
+    if trainer is not None and trainer.epoch >= 1 and store.get(number := store.number_of(trainer)) is None:
+        lines.append((f"run {number} (now)", trainer.history.epochs, trainer.history.losses))
+    return lines
+
+
+def runs_table(store: RunStore, every_setting: bool = False) -> pd.DataFrame:
+    """One row a kept run: the settings that differ between the ticked runs (all with `every_setting`)."""
+    settings = list(FIELDS) if every_setting else differing_fields([run.config for run in store.ticked()])
+    rows = [{"show": run.ticked, "pin": run.pinned, "name": run.name,
+             **{name: FIELDS[name].format(run.config.values()[name]) for name in settings},
+             "final loss": run.final_loss, "R²": run.r_squared, "epochs": run.epochs_trained,
+             "time (s)": round(run.seconds, 2), "outcome": run.outcome, "link": run_link(run.config)}
+            for run in store.runs]
+    return pd.DataFrame(rows)
+
+
+def run_link(config: Config) -> str:
+    """The Train page with this run's settings: every config is a URL."""
+    return "train?" + urlencode(config.to_query_params())  # relative: Cloud serves the app below a path
+
+
+def column_config() -> dict:
+    return {"show": st.column_config.CheckboxColumn("show", help=EDITABLE["show"], width="small"),
+            "pin": st.column_config.CheckboxColumn("pin", help=EDITABLE["pin"], width="small"),
+            "name": st.column_config.TextColumn("name", help=EDITABLE["name"], max_chars=40),
+            "final loss": st.column_config.NumberColumn("final loss", format="%.6g"),
+            "R²": st.column_config.NumberColumn("R²", format="%.4f"),
+            "link": st.column_config.LinkColumn("link", display_text="open", help="This run's settings as a link")}
+
+
+def apply_edits(key: str, numbers: list[int]) -> None:
+    """Ticks, pins and names edited in the table go to the store; a fresh table then shows them."""
+    store = run_store()
+    for row, changes in st.session_state[key].get("edited_rows", {}).items():
+        number = numbers[int(row)]
+        run = store.get(number)
+        if run is None:
+            continue
+        run.ticked = bool(changes.get("show", run.ticked))
+        run.pinned = bool(changes.get("pin", run.pinned))
+        if "name" in changes:
+            store.rename(number, str(changes["name"] or ""))
+    st.session_state.runs_table_version += 1
+
+
+def load_and_download(store: RunStore) -> None:
+    left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
+    names = {run.number: run.name for run in store.runs}
+    left.selectbox("Load a run's settings into the sidebar", list(names), format_func=names.get, key="runs_pick",
+                   index=len(names) - 1)
+    middle.button("Load settings", key="btn_load_run", icon=":material/settings_backup_restore:", width="stretch",
+                  on_click=load_settings)
+    csv = runs_table(store, every_setting=True).drop(columns=["show"]).to_csv(index=False)
+    right.download_button("Table as CSV", csv, file_name="module_lab_runs.csv", mime="text/csv", key="runs_csv",
+                          icon=":material/download:", width="stretch")
+
+
+def load_settings() -> None:
+    """A kept run's settings into the sidebar's widgets (their keys are the config's field names),
+    before the widgets are drawn."""
+    run: KeptRun | None = run_store().get(st.session_state.get("runs_pick"))
+    if run is None:
+        return
+    for name, value in run.config.values().items():
+        st.session_state[name] = widget_value(value)
+    st.session_state.runs_note = f"Loaded the settings of {run.name} into the sidebar."

@@ -1,0 +1,182 @@
+"""core/runs.py and viz/runs.py: which epochs a run snapshots, its memory budget, the settings diff,
+the store's cap, and the comparison figure."""
+
+import weakref
+
+import numpy as np
+import pytest
+
+from core.config import LIMITS, Config, Limits, parameter_count
+from core.runs import (
+    MAX_SNAPSHOTS,
+    SNAPSHOT_BUDGET_BYTES,
+    KeptRun,
+    RunStore,
+    differing_fields,
+    snapshot_bytes,
+    snapshot_count,
+    snapshot_epochs,
+)
+from core.trainer import Trainer
+from viz.runs import comparison_figure, mark_epoch
+
+LARGEST = Config().replace(hidden_sizes=[LIMITS.max_units] * LIMITS.max_hidden_layers,
+                           coefficients=[0.1] * LIMITS.max_features, epochs=LIMITS.max_epochs)
+
+
+def test_a_short_run_snapshots_every_epoch():
+    assert snapshot_epochs(200, MAX_SNAPSHOTS) == list(range(201))
+
+
+@pytest.mark.parametrize("total,count", [(201, 201), (1000, 201), (100_000, 201), (100_000, 10), (5, 2)])
+def test_a_long_run_is_thinned_within_the_count_always_keeping_0_and_the_last(total, count):
+    epochs = snapshot_epochs(total, count)
+    assert epochs[0] == 0 and epochs[-1] == total
+    assert len(epochs) <= count and epochs == sorted(set(epochs))
+
+
+def test_thinning_is_log_spaced_early_and_evenly_spaced_later():
+    epochs = snapshot_epochs(10_000, 201)
+    assert {1, 2, 3, 4, 5} <= set(epochs)  # the first epochs change most
+    gaps = np.diff([e for e in epochs if e >= 5000])
+    assert gaps.max() <= 10_000 / 50  # ~100 evenly spaced over the whole run
+
+
+def test_snapshot_bytes_match_the_trainers_copies():
+    trainer = Trainer(Config().replace(hidden_sizes="8,4", epochs=3))
+    trainer.step()
+    layers = trainer.snapshots[1].layers
+    copied = sum(a.nbytes for layer in layers for a in (layer.weight, layer.bias, layer.weight_grad, layer.bias_grad))
+    assert copied == snapshot_bytes(Config().replace(hidden_sizes="8,4").layer_sizes())
+
+
+def test_the_largest_allowed_network_keeps_at_least_ten_epochs_within_the_budget():
+    sizes = LARGEST.layer_sizes()
+    assert parameter_count(sizes) == 799_233
+    count = snapshot_count(sizes)
+    assert count == 10
+    assert count * snapshot_bytes(sizes) <= SNAPSHOT_BUDGET_BYTES
+    assert snapshot_count(Config().layer_sizes()) == MAX_SNAPSHOTS  # the lesson: every epoch of 200
+
+
+def test_a_network_too_big_for_the_budget_still_keeps_the_first_and_last_epoch():
+    assert snapshot_count([20, 10_000, 10_000, 1]) == 2
+
+
+def test_the_trainer_keeps_snapshots_of_the_planned_epochs_equal_to_the_weights_then():
+    trainer = Trainer(Config().replace(epochs=1000, hidden_sizes="4"))
+    reference = [p.detach().clone() for p in trainer.model.parameters()]  # epoch 0
+    while not trainer.done:
+        trainer.step()
+        if trainer.epoch == 7:
+            at_7 = [p.detach().clone() for p in trainer.model.parameters()]
+            grad_7 = trainer.model[0].weight.grad.clone()
+    assert sorted(trainer.snapshots) == snapshot_epochs(1000, MAX_SNAPSHOTS)
+    assert trainer.snapshots[0].layers[0].weight_grad is None  # before the first backward()
+    np.testing.assert_array_equal(trainer.snapshots[0].layers[0].weight, reference[0].numpy())
+    np.testing.assert_array_equal(trainer.snapshots[7].layers[0].weight, at_7[0].numpy())
+    np.testing.assert_array_equal(trainer.snapshots[7].layers[0].weight_grad, grad_7.numpy())
+    np.testing.assert_array_equal(trainer.snapshots[1000].layers[1].bias, trainer.model[2].bias.detach().numpy())
+
+
+def test_training_longer_replans_and_drops_snapshots_off_the_new_plan():
+    trainer = Trainer(Config().replace(epochs=300))
+    while not trainer.done:
+        trainer.step()
+    assert len(trainer.snapshots) == 201  # the plan for 300 epochs
+    trainer.set_epochs(100_000)
+    assert set(trainer.snapshots) <= trainer.snapshot_plan and len(trainer.snapshot_plan) <= MAX_SNAPSHOTS
+    assert 0 in trainer.snapshots
+
+
+def test_snapshots_leave_the_run_unchanged():
+    trainer = Trainer(Config())
+    while not trainer.done:
+        trainer.step()
+    assert f"{trainer.history.losses[-1]:.4f}" == "66.2039"  # the lesson's run, as before
+
+
+def test_settings_diff_lists_only_the_fields_that_differ_in_sidebar_order():
+    a, b = Config(), Config().replace(learning_rate=1e-3, hidden_sizes="64,32")
+    assert differing_fields([a, b]) == ["hidden_sizes", "learning_rate"]
+    assert differing_fields([a, a.replace()]) == []
+    assert differing_fields([a]) == []
+    assert differing_fields([a, b, a.replace(seed=3)]) == ["hidden_sizes", "learning_rate", "seed"]
+
+
+def kept(number: int, pinned: bool = False, points: int = 3) -> KeptRun:
+    return KeptRun(number, f"run {number}", Config(), np.arange(1, points + 1, dtype=np.int32),
+                   np.ones(points, dtype=np.float32), 1.0, 0.5, points, 0.1, "finished", pinned=pinned)
+
+
+def test_the_store_drops_the_oldest_unpinned_run_over_the_cap_with_a_note():
+    store = RunStore(max_runs=3)
+    for number in (1, 2, 3):
+        assert store.keep(kept(number, pinned=number == 1)) is None
+    note = store.keep(kept(4))
+    assert [run.number for run in store.runs] == [1, 3, 4]  # run 1 is pinned, so run 2 went
+    assert "run 2" in note and "At most 3" in note
+
+
+def test_a_store_of_pinned_runs_still_keeps_to_its_cap():
+    store = RunStore(max_runs=2)
+    for number in (1, 2, 3):
+        store.keep(kept(number, pinned=True))
+    assert [run.number for run in store.runs] == [2, 3]
+
+
+def test_keeping_a_run_again_updates_it_and_keeps_its_name_and_pin():
+    store = RunStore()
+    store.keep(kept(1))
+    store.rename(1, "  lr 1e-3  ")
+    store.get(1).pinned = True
+    store.keep(kept(1, points=9))
+    assert len(store.runs) == 1 and store.get(1).name == "lr 1e-3" and store.get(1).pinned
+    assert store.get(1).epochs_trained == 9
+    store.rename(1, "   ")
+    assert store.get(1).name == "lr 1e-3"  # a blank name keeps the old one
+
+
+class Run:
+    """Stands in for a Trainer."""
+
+
+def test_run_numbers_follow_the_trainer_and_are_never_reused_and_the_store_lets_a_trainer_go():
+    store, first, second = RunStore(max_runs=1), Run(), Run()
+    assert store.number_of(first) == 1 and store.number_of(first) == 1
+    assert store.number_of(second) == 2
+    gone = weakref.ref(second)
+    del second
+    assert gone() is None  # the store holds no reference: a reset run's snapshots are freed
+
+
+def test_max_runs_is_a_cap_like_the_others():
+    assert LIMITS.max_runs == 20
+    assert Limits.from_mapping({"MODULE_LAB_MAX_RUNS": "5"}).max_runs == 5
+
+
+def test_comparison_figure_names_each_trace_by_its_run_on_a_log_axis():
+    epochs = np.arange(1, 5001)
+    figure = comparison_figure([("run 1", epochs, 100.0 / epochs), ("lr 1e-3", epochs[:10], np.ones(10))])
+    assert [trace.name for trace in figure.data] == ["run 1", "lr 1e-3"]
+    assert figure.layout.yaxis.type == "log" and figure.layout.showlegend
+    assert len(figure.data[0].x) <= 600  # decimated like the live curves
+    assert comparison_figure([("run 1", epochs, 100.0 / epochs)], log_scale=False).layout.yaxis.type == "linear"
+
+
+def test_mark_epoch_draws_a_line_and_says_the_epoch():
+    figure = mark_epoch(comparison_figure([("run 1", [1, 2], [2.0, 1.0])]), 0)
+    assert figure.layout.shapes[0].x0 == 0 and "epoch 0" in figure.layout.annotations[0].text
+
+
+def test_kept_run_memory_is_bounded_by_its_curve():
+    assert kept(1, points=1200).nbytes == 1200 * 8
+
+
+def test_a_trainer_without_replay_copies_nothing_and_trains_the_same():
+    with_replay, without = Trainer(Config().replace(epochs=20)), Trainer(Config().replace(epochs=20), replay=False)
+    for trainer in (with_replay, without):
+        while not trainer.done:
+            trainer.step()
+    assert without.snapshots == {} and len(with_replay.snapshots) == 21
+    np.testing.assert_array_equal(without.history.losses, with_replay.history.losses)
