@@ -10,6 +10,7 @@ from core.codegen import r_training_script, training_script
 from core.config import ConfigError
 from core.device import cuda_unavailable_reason
 from core.trainer import Trainer, seconds_per_epoch
+from pages.parts import classroom
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
 from pages.parts.epoch_link import inspect_epoch_link
@@ -29,6 +30,7 @@ st.caption(
 
 claim = state.init()  # this script run now owns the session's run (train_state.RunOwner)
 setup = config_sidebar()
+classroom.banner()  # a teacher's link: the exercise, and what it hides
 config, view = setup.config, setup.view
 state.sync_run(config)
 trainer: Trainer | None = st.session_state.get("trainer")
@@ -110,7 +112,7 @@ def show_device_timing() -> None:
 
 def show_code() -> None:
     """The whole training script for this config: run it and it prints the losses shown above."""
-    if config is None:
+    if config is None or not classroom.shows("code"):
         return
     st.subheader("The code")
     if setup.dataset is not None:
@@ -120,9 +122,12 @@ def show_code() -> None:
 
 
 def show_files() -> None:
+    if not classroom.shows("files"):
+        return
     st.subheader("Save and load")
     download_buttons(config, trainer)
-    checkpoint_uploader(setup.caps)
+    if not classroom.exercise().locked:  # a checkpoint brings its own settings
+        checkpoint_uploader(setup.caps)
 
 
 def show_errors(errors: ConfigError | None) -> None:
