@@ -58,10 +58,10 @@ def show_controls() -> None:
     blocked = config is None or state.needs_reset(config, trainer)
     cols = st.columns(5)
     cols[0].button(state.play_label(trainer, status), key="btn_train", icon=":material/play_arrow:", type="primary",
-                   on_click=state.on_train, args=(config, setup.dataset), width="stretch", disabled=blocked or status == state.Status.RUNNING)
+                   on_click=state.on_train, args=(config, setup.dataset, setup.caps), width="stretch", disabled=blocked or status == state.Status.RUNNING)
     cols[1].button("Pause", key="btn_pause", icon=":material/pause:", on_click=state.on_pause, width="stretch",
                    disabled=status != state.Status.RUNNING)
-    cols[2].button("Step", key="btn_step", icon=":material/skip_next:", on_click=state.on_step, args=(config, setup.dataset),
+    cols[2].button("Step", key="btn_step", icon=":material/skip_next:", on_click=state.on_step, args=(config, setup.dataset, setup.caps),
                    width="stretch", disabled=blocked or not state.can_step(trainer, status),
                    help="Train one epoch, then pause.")
     cols[3].button("Stop", key="btn_stop", icon=":material/stop:", on_click=state.on_stop, width="stretch",
@@ -155,7 +155,7 @@ if ready_to_start:
     # so the browser updates the start view's plots in place instead of building new ones.
     live_view.progress.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
 if training:
-    if not train_live(trainer, live_view, single_step, claim):
+    if not train_live(trainer, live_view, single_step, claim, setup.caps):
         st.stop()  # a newer script run owns the session's run and draws the page
     before_rerun()  # the final frame sent and drawn first (pages/parts/flush.py)
     st.rerun()  # redraw the controls for the new status
