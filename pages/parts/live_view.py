@@ -178,7 +178,7 @@ def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int,
     It first waits for a slot in the server's queue (pages/parts/sharing.py), holds it only while
     stepping, and stops the run once its training time passes `caps.max_wall_seconds`.
     """
-    schedule, owner = live_view.schedule, state.run_owner()
+    owner = state.run_owner()
     with training_slot(caps, lambda: owner.newest == claim, live_view.progress) as admitted:
         if not admitted:
             return False
@@ -204,7 +204,8 @@ def _train(run: Trainer, live_view: LiveView, single_step: bool, claim: int,
     try:
         while not run.done:
             if over_time():
-                return {"status": state.Status.STOPPED, "run_error": wall_clock_note(run, wall_seconds)}
+                stopped = state.transition(state.Status.RUNNING, state.Event.STOP)
+                return {"status": stopped, "run_error": wall_clock_note(run, wall_seconds)}
             if not owner.step(run, claim):
                 return None
             if single_step:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from core.admission import FairQueue, Ticket, shared_queue
