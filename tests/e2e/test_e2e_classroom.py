@@ -82,4 +82,5 @@ def test_teachers_link_shows_the_exercise_with_locked_controls(app, assert_snaps
     for key in ("hidden_sizes", "epochs", "seed", "activation"):
         expect(app.page.locator(f".st-key-{key}").first.locator("input").first).to_be_disabled()
     expect(app.page.get_by_role("heading", name="The code")).to_have_count(0)
+    expect(app.page.locator(".js-plotly-plot .gtitle")).to_have_text(["Loss", "Weights at epoch 0"])
     assert_snapshot(app.page, "classroom_teachers_link")
