@@ -3,7 +3,7 @@ same run as medians of several repetitions, printed as one Markdown table (progr
 
     python -m bench                      # everything: ~8 minutes on 2 cores, longer when the app is slow
     python -m bench --quick              # a smoke run: one repetition, short runs
-    python -m bench --only loops,cold    # some groups: loops live large long size cold replay
+    python -m bench --only loops,cold    # some groups: loops live large long size cold replay classroom
     python -m bench --reps 5             # repetitions for every group
     python -m bench --app /tmp/patched   # serve and import a (patched) copy of the app instead
 
@@ -27,7 +27,7 @@ from bench.loops import Run, time_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
-GROUPS = ("loops", "live", "large", "long", "size", "cold", "replay")
+GROUPS = ("loops", "live", "large", "long", "size", "cold", "replay", "classroom")
 DEFAULT_REPS = {"loops": 5, "live": 3, "large": 2, "long": 1, "cold": 3, "replay": 5}
 
 
@@ -74,6 +74,7 @@ class Bench:
         # Empty: torch's own default. Else pinned for every process the bench starts (loops and servers).
         self.env = {} if args.torch_threads is None else {name: str(args.torch_threads) for name in
                                                           ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        self.quick = args.quick
         self.reps = {group: args.reps or (1 if args.quick else n) for group, n in DEFAULT_REPS.items()}
         self.lesson = [Run("lesson 3-32-1, 100 samples", (32,), 100, epochs) for epochs in (200, 5000)]
         # The lesson's lr (1e-4) with the summed loss diverges on this network by epoch 5; 1e-6 trains all 200.
@@ -202,6 +203,41 @@ class Bench:
                                    [t for t, _ in app], [t for t, _ in bare], "minimal app: streamlit + import torch",
                                    1.5, f" (server answering after {healthy[0]:.2f} s vs {healthy[1]:.2f} s)"))
 
+    # ------------------------------------------------------------ classroom ---
+
+    def classroom(self) -> None:
+        """N sessions training the lesson's config at once through the server's queue (bench/classroom.py)."""
+        sys.path.insert(0, str(self.app))
+        from core.config import LIMITS, Config
+        from core.trainer import Trainer
+
+        epochs = 300 if self.quick else 1_000
+        expected = Trainer(Config().replace(epochs=epochs))
+        while not expected.done:
+            expected.step()
+        alone = None
+        for n in (1, 5) if self.quick else (1, 5, 10, 30):
+            result = class_run(self.app, n, epochs, LIMITS.max_concurrent_runs, self.env)
+            self.samples[f"classroom {n}"] = result
+            sessions = result["sessions"]
+            rates = sorted(s["epochs"] / s["training"] for s in sessions)
+            waits = sorted(s["wait"] for s in sessions)
+            throughput = n * epochs / result["seconds"]
+            alone = alone or throughput
+            correct = sum(s["loss"] == expected.history.losses[-1] for s in sessions)
+            spread, kept = rates[-1] / rates[0], throughput / alone
+            log(f"classroom {n} sessions: {result['seconds']:.1f} s, {result['rss_mb']:.0f} MB, spread {spread:.2f}")
+            self.rows.append(Row(
+                f"Classroom (in-process threads, no browser): {n} sessions at once, K={result['slots']}",
+                f"lesson 3-32-1, {epochs:,} epochs each",
+                f"done in {result['seconds']:.1f} s; RSS {result['rss_mb']:.0f} MB; epochs/s per session "
+                f"{rates[0]:.0f}/{statistics.median(rates):.0f}/{rates[-1]:.0f} (min/median/max); queue wait "
+                f"{waits[0]:.1f}/{statistics.median(waits):.1f}/{waits[-1]:.1f} s; total {throughput:.0f} epochs/s; "
+                f"final loss as expected {correct}/{n}",
+                f"{alone:.0f} epochs/s (1 session alone)", f"{kept:.2f}x",
+                "spread <= 1.25, total >= 0.9x, RSS < 1 GB, all losses",
+                verdict(spread <= 1.25 and kept >= 0.9 and result["rss_mb"] < 1000 and correct == n)))
+
     # ----------------------------------------------------------------- size ---
 
     def size(self) -> None:
@@ -274,6 +310,15 @@ class Bench:
                                  f"{sum(self.drawn)} of {len(self.drawn)} runs", target="always",
                                  result=verdict(all(self.drawn))))
         return errors
+
+
+def class_run(app: Path, n: int, epochs: int, slots: int, env: dict[str, str]) -> dict:
+    """bench/classroom.py in a fresh process, so its RSS is one server's."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "bench.classroom", str(n), str(epochs), str(slots)], cwd=app,
+                          env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def table(rows: list[Row]) -> str:

@@ -47,6 +47,11 @@ class Limits:
     max_epochs: int = 100_000
     max_memory_mb: int = 200  # estimated peak of one training step, see estimated_memory_mb
     max_runs: int = 20  # ended runs kept per session for comparison (core/runs.py)
+    max_run_seconds: int = 600  # estimated training time of one run on this machine (core/budget.py)
+    max_wall_seconds: int = 900  # a run stops after this much training, over all its resumes
+    # runs training at once per server; one core is left for serving pages (a 31st visitor's page
+    # took 22 s to load while 30 runs shared both cores)
+    max_concurrent_runs: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> Limits:

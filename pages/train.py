@@ -10,6 +10,7 @@ from core.codegen import r_training_script, training_script
 from core.config import ConfigError
 from core.device import cuda_unavailable_reason
 from core.trainer import Trainer, seconds_per_epoch
+from pages.parts import classroom
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
 from pages.parts.epoch_link import inspect_epoch_link
@@ -30,6 +31,7 @@ st.caption(
 
 claim = state.init()  # this script run now owns the session's run (train_state.RunOwner)
 setup = config_sidebar()
+classroom.banner()  # a teacher's link: the exercise, and what it hides
 config, view = setup.config, setup.view
 state.sync_run(config)
 trainer: Trainer | None = st.session_state.get("trainer")
@@ -55,10 +57,10 @@ def show_controls() -> None:
     blocked = config is None or state.needs_reset(config, trainer)
     cols = st.columns(5)
     cols[0].button(state.play_label(trainer, status), key="btn_train", icon=":material/play_arrow:", type="primary",
-                   on_click=state.on_train, args=(config, setup.dataset), width="stretch", disabled=blocked or status == state.Status.RUNNING)
+                   on_click=state.on_train, args=(config, setup.dataset, setup.caps), width="stretch", disabled=blocked or status == state.Status.RUNNING)
     cols[1].button("Pause", key="btn_pause", icon=":material/pause:", on_click=state.on_pause, width="stretch",
                    disabled=status != state.Status.RUNNING)
-    cols[2].button("Step", key="btn_step", icon=":material/skip_next:", on_click=state.on_step, args=(config, setup.dataset),
+    cols[2].button("Step", key="btn_step", icon=":material/skip_next:", on_click=state.on_step, args=(config, setup.dataset, setup.caps),
                    width="stretch", disabled=blocked or not state.can_step(trainer, status),
                    help="Train one epoch, then pause.")
     cols[3].button("Stop", key="btn_stop", icon=":material/stop:", on_click=state.on_stop, width="stretch",
@@ -109,7 +111,7 @@ def show_device_timing() -> None:
 
 def show_code() -> None:
     """The whole training script for this config: run it and it prints the losses shown above."""
-    if config is None:
+    if config is None or not classroom.shows("code"):
         return
     st.subheader("The code")
     if setup.dataset is not None:
@@ -119,9 +121,12 @@ def show_code() -> None:
 
 
 def show_files() -> None:
+    if not classroom.shows("files"):
+        return
     st.subheader("Save and load")
     download_buttons(config, trainer)
-    checkpoint_uploader(setup.caps)
+    if not classroom.exercise().locked:  # a checkpoint brings its own settings
+        checkpoint_uploader(setup.caps)
 
 
 def show_problems(errors: ConfigError | None) -> None:
@@ -149,7 +154,7 @@ if ready_to_start:
     # so the browser updates the start view's plots in place instead of building new ones.
     live_view.progress.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
 if training:
-    if not train_live(trainer, live_view, single_step, claim):
+    if not train_live(trainer, live_view, single_step, claim, setup.caps):
         st.stop()  # a newer script run owns the session's run and draws the page
     before_rerun()  # the final frame sent and drawn first (pages/parts/flush.py)
     st.rerun()  # redraw the controls for the new status

@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from core.budget import TRAINING_CLOCK, wall_clock_note
+from core.config import LIMITS, Limits
 from core.trainer import Snapshot, Trainer
 from pages.parts import train_state as state
 from pages.parts.live_chart import live_chart
 from pages.parts.live_schedule import LiveSchedule
+from pages.parts.sharing import training_slot
 from viz import training as figures
 
 if TYPE_CHECKING:
@@ -164,7 +167,7 @@ def first_frame(run: Trainer, view: dict[str, bool]) -> Frame:
     return run_frame(run, True, view["log_scale"])
 
 
-def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int) -> bool:
+def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int, caps: Limits = LIMITS) -> bool:
     """Step epochs until done or interrupted, drawing a frame only when one is due.
 
     A click on Pause or Stop reruns the script. Streamlit stops this run inside its next st.* call
@@ -172,13 +175,40 @@ def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int)
     before its next epoch (runner.fastReruns runs both at once). The final status is left to the
     next script run (train_state.RunOwner). Returns False when a newer run took over: then this one
     has drawn and left nothing since.
+
+    It first waits for a slot in the server's queue (pages/parts/sharing.py), holds it only while
+    stepping, and stops the run once its training time passes `caps.max_wall_seconds`.
     """
+    owner = state.run_owner()
+    with training_slot(caps, lambda: owner.newest == claim, live_view.progress) as admitted:
+        if not admitted:
+            return False
+        with TRAINING_CLOCK.timing(run, caps.max_wall_seconds) as over_time:
+            status = _train(run, live_view, single_step, claim, over_time, caps.max_wall_seconds)
+    if status is None:
+        return False
+    if isinstance(status, dict):  # failed or out of time: left as it is, the rerun draws it
+        return owner.finish(claim, **status)
+    if not owner.finish(claim, status=status):
+        return False
+    # The last epoch, every chart, drawn in place at once; the rerun that follows makes them interactive.
+    live_view.draw(run, live=True, status=status)
+    return True
+
+
+def _train(run: Trainer, live_view: LiveView, single_step: bool, claim: int,
+           over_time: Callable[[], bool], wall_seconds: int) -> state.Status | dict[str, object] | None:
+    """train_live's loop: the status it ends with, an outcome dict (failure, wall-clock limit), or
+    None when a newer script run took over."""
     schedule, owner = live_view.schedule, state.run_owner()
     clock, first_epoch, total = schedule.frame, run.epoch, run.config.training.epochs
     try:
         while not run.done:
+            if over_time():
+                stopped = state.transition(state.Status.RUNNING, state.Event.STOP)
+                return {"status": stopped, "run_error": wall_clock_note(run, wall_seconds)}
             if not owner.step(run, claim):
-                return False
+                return None
             if single_step:
                 break
             if clock.due():
@@ -190,10 +220,5 @@ def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int)
                     live_view.show(counter_frame(run) | text_frame(run, with_printout=False))
                 clock.drew(started)
     except RuntimeError as error:  # CUDA out of memory, a lost device: keep what was trained
-        return owner.finish(claim, **state.failure(error, run))
-    status = state.status_after(run, single_step)
-    if not owner.finish(claim, status=status):
-        return False
-    # The last epoch, every chart, drawn in place at once; the rerun that follows makes them interactive.
-    live_view.draw(run, live=True, status=status)
-    return True
+        return state.failure(error, run)
+    return state.status_after(run, single_step)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.config import Limits
 from core.tabular import DataError, Dataset, mostly_numeric_columns, numeric_columns, prepare, read_csv
+from pages.parts.classroom import locked
 
 SOURCES = {"lesson": "The lesson's data", "csv": "Upload a CSV"}
 
@@ -39,6 +40,7 @@ def _choose_columns(frame) -> tuple[str, list[str], bool]:
 def uploaded_dataset(caps: Limits) -> tuple[Dataset | None, str | None]:
     """Draw the source choice; return (dataset, None), (None, why not) or (None, None) for the lesson's data."""
     st.radio("Source", list(SOURCES), key="data_source", format_func=SOURCES.get, horizontal=True,
+             disabled=locked("data_source"),
              help="An uploaded file stays in this browser session; a shared link cannot carry it.")
     st.session_state.data_key = None  # what the data is, to spot a change while a run exists
     if st.session_state.data_source != "csv":

@@ -13,12 +13,13 @@ from functools import wraps
 
 import streamlit as st
 
-from core.config import Config
+from core.config import LIMITS, Config, Limits
 from core.device import tensor_table
 from core.model import build_model
 from core.tabular import Dataset
 from core.trainer import Snapshot, Trainer
 from pages.parts.run_archive import keep_run
+from pages.parts.sharing import budget_refusal
 
 # Fields a run may take on mid-run; any other change needs a Reset.
 LIVE_FIELDS = ("learning_rate", "epochs")
@@ -188,8 +189,13 @@ def sync_run(config: Config | None) -> None:
         _apply(Event.MORE_EPOCHS, trainer)  # a finished run with epochs to go: Resume trains on
 
 
-def _start(config: Config | None, dataset: Dataset | None, event: Event) -> None:
+def _start(config: Config | None, dataset: Dataset | None, event: Event, caps: Limits) -> None:
     if config is None:
+        return
+    fresh = Status(st.session_state.status).ended or st.session_state.trainer is None
+    run = None if fresh else st.session_state.trainer
+    if event is Event.TRAIN and (refusal := budget_refusal(config, dataset, caps, run)):  # Step is one epoch
+        st.session_state.run_error = refusal  # never starts: the message says how to shrink the run
         return
     if Status(st.session_state.status).ended:
         on_reset()  # "Train again": a fresh run of the same config
@@ -206,13 +212,13 @@ def _start(config: Config | None, dataset: Dataset | None, event: Event) -> None
 
 
 @claims_the_run
-def on_train(config: Config | None, dataset: Dataset | None) -> None:
-    _start(config, dataset, Event.TRAIN)
+def on_train(config: Config | None, dataset: Dataset | None, caps: Limits = LIMITS) -> None:
+    _start(config, dataset, Event.TRAIN, caps)
 
 
 @claims_the_run
-def on_step(config: Config | None, dataset: Dataset | None) -> None:
-    _start(config, dataset, Event.STEP)
+def on_step(config: Config | None, dataset: Dataset | None, caps: Limits = LIMITS) -> None:
+    _start(config, dataset, Event.STEP, caps)
 
 
 @claims_the_run

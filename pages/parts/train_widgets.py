@@ -28,6 +28,8 @@ from core.config import (
 )
 from core.device import cuda_unavailable_reason
 from core.tabular import Dataset
+from pages.parts import classroom
+from pages.parts.classroom import locked
 from pages.parts.device_radio import device_radio
 from pages.parts.text import plain
 from pages.parts.train_data import uploaded_dataset
@@ -118,43 +120,43 @@ def _data_widgets(caps: Limits) -> tuple[Dataset | None, str | None]:
     st.subheader("Data")
     dataset, data_error = uploaded_dataset(caps)
     if st.session_state.data_source == "lesson":
-        st.number_input("Samples", key="n_samples", min_value=1, max_value=caps.max_samples, step=10,
+        st.number_input("Samples", key="n_samples", disabled=locked("n_samples"), min_value=1, max_value=caps.max_samples, step=10,
                         help=f"Rows of x ~ N(0, 1); 1 to {caps.max_samples:,}.")
-        st.number_input("Noise std", key="noise_std", min_value=0.0, max_value=10.0, step=0.1, format="%.2f",
+        st.number_input("Noise std", key="noise_std", disabled=locked("noise_std"), min_value=0.0, max_value=10.0, step=0.1, format="%.2f",
                         help="y gets + N(0, std²) noise; the lesson uses 1.")
-        st.text_input("Target coefficients", key="coefficients",
+        st.text_input("Target coefficients", key="coefficients", disabled=locked("coefficients"),
                       help="y = c1·x1 + c2·x2 + … + noise; one input per coefficient. The lesson: 0.2, -1.3, -0.5.")
         read_as("coefficients", caps)
-    st.number_input("Seed", key="seed", min_value=0, max_value=MAX_SEED, step=1,
+    st.number_input("Seed", key="seed", disabled=locked("seed"), min_value=0, max_value=MAX_SEED, step=1,
                     help="Seeds the data and the initial weights: the same seed gives the same run.")
     return dataset, data_error
 
 
 def _network_widgets(caps: Limits) -> None:
     st.subheader("Network")
-    st.text_input("Hidden layer sizes", key="hidden_sizes",
+    st.text_input("Hidden layer sizes", key="hidden_sizes", disabled=locked("hidden_sizes"),
                   help=f"Units per hidden nn.Linear, comma-separated: 0 to {caps.max_hidden_layers} layers "
                        f"of 1 to {caps.max_units} units; empty for none (one nn.Linear straight to the output). The output "
                        "layer has 1.")
     read_as("hidden_sizes", caps)
     add, remove = st.columns(2)
-    add.button("Layer", key="add_layer", icon=":material/add:", on_click=_add_layer, width="stretch",
+    add.button("Layer", key="add_layer", icon=":material/add:", on_click=_add_layer, width="stretch", disabled=locked("hidden_sizes"),
                help="Add a hidden layer (a copy of the last size).")
-    remove.button("Layer", key="remove_layer", icon=":material/remove:", on_click=_remove_layer, width="stretch",
+    remove.button("Layer", key="remove_layer", icon=":material/remove:", on_click=_remove_layer, width="stretch", disabled=locked("hidden_sizes"),
                   help="Remove the last hidden layer.")
-    st.selectbox("Activation", ACTIVATIONS, key="activation", help="The nn module placed after each hidden Linear.")
+    st.selectbox("Activation", ACTIVATIONS, key="activation", disabled=locked("activation"), help="The nn module placed after each hidden Linear.")
 
 
 def _training_widgets() -> None:
     st.subheader("Training")
     rates = sorted({*LEARNING_RATES, float(st.session_state.learning_rate)})
-    st.select_slider("Learning rate", rates, key="learning_rate", format_func=lambda v: f"{v:g}",
+    st.select_slider("Learning rate", rates, key="learning_rate", disabled=locked("learning_rate"), format_func=lambda v: f"{v:g}",
                      help="Log scale, 1e-6 to 1; the lesson uses 1e-4. May change mid-run.")
-    st.number_input("Epochs", key="epochs", min_value=1, step=50, help="May change mid-run.")
-    st.radio("Loss reduction", REDUCTIONS, key="reduction", horizontal=True,
+    st.number_input("Epochs", key="epochs", disabled=locked("epochs"), min_value=1, step=50, help="May change mid-run.")
+    st.radio("Loss reduction", REDUCTIONS, key="reduction", disabled=locked("reduction"), horizontal=True,
              help="sum: (y_pred - y).pow(2).sum(), as in the lesson; mean divides it by the number of samples.")
-    st.selectbox("Update rule", list(OPTIMIZER_LABELS), key="optimizer", format_func=OPTIMIZER_LABELS.get)
-    device_radio("device")
+    st.selectbox("Update rule", list(OPTIMIZER_LABELS), key="optimizer", disabled=locked("optimizer"), format_func=OPTIMIZER_LABELS.get)
+    device_radio("device", locked=locked("device"))
 
 
 def _view_widgets() -> None:
@@ -178,7 +180,9 @@ def config_sidebar() -> Setup:
     caps = limits()
     if "train_values" not in st.session_state:
         _load_url(caps)
+        classroom.load(st.query_params.to_dict(), st.session_state)
     _restore()
+    classroom.pin()  # a teacher's link: locked fields keep the link's values, whatever a widget sent
     with st.sidebar:
         if url_error := st.session_state.pop("url_error", None):
             lines = "; ".join(f"{name}: {plain(message)}" for name, message in url_error.errors.items())
@@ -211,6 +215,7 @@ def _checked_config(caps: Limits, dataset: Dataset | None, data_error: str | Non
 
 
 def _write_url(config: Config, view: dict[str, bool]) -> None:
-    wanted = {**config.to_query_params(), **{k: str(v).lower() for k, v in view.items()}}
+    wanted = {**config.to_query_params(), **{k: str(v).lower() for k, v in view.items()},
+              **dict(classroom.exercise().params)}
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

@@ -23,7 +23,9 @@ RESULTS = Path(__file__).parent / "results"
 # forces (fast reruns, run on save with the file watcher on, no error details, XSRF protection) below
 # a path prefix.
 SERVER_KINDS = {"local": {"options": LOCAL_OPTIONS},
-                "cloud": {"env": CLOUD_ENV, "base_path": CLOUD_BASE_PATH}}
+                "cloud": {"env": CLOUD_ENV, "base_path": CLOUD_BASE_PATH},
+                # one training slot, so a second and third run queue (tests/e2e/test_e2e_classroom.py)
+                "classroom": {"options": LOCAL_OPTIONS, "env": {"MODULE_LAB_MAX_CONCURRENT_RUNS": "1"}}}
 VIEWPORT = {"width": 1280, "height": 1600}  # tall: Streamlit's main area scrolls inside a container
 # Fixed size, scale, locale, zone and motion: equal runs give equal pixels.
 CONTEXT_ARGS = {"viewport": VIEWPORT, "device_scale_factor": 1, "locale": "en-US", "timezone_id": "UTC",

@@ -1,0 +1,63 @@
+"""The Train page's share of the server: the compute budget checked before a run starts, and the
+wait for a training slot (core/admission.py) with the run's place in line on screen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from streamlit.delta_generator import DeltaGenerator
+
+from core.admission import FairQueue, Ticket, shared_queue
+from core.budget import estimate
+from core.config import Config, Limits
+from core.tabular import Dataset
+from core.trainer import Trainer
+
+POLL_SECONDS = 0.25  # how often a waiting run redraws its place; each redraw lets a click interrupt it
+
+
+def budget_refusal(config: Config, dataset: Dataset | None, caps: Limits, trainer: Trainer | None) -> str | None:
+    """Why the run (or what is left of it, when resuming) may not start, or None."""
+    epochs_left = config.training.epochs - (trainer.epoch if trainer is not None else 0)
+    if epochs_left <= 0:
+        return None
+    shape = dataset.x.shape if dataset is not None else None
+    cost = estimate(config.replace(epochs=epochs_left), caps, shape)
+    return cost.message() if cost.over else None
+
+
+def queue_text(ahead: int, queue: FairQueue) -> str:
+    runs = f"{ahead} run{'s' if ahead != 1 else ''} ahead of yours" if ahead else "yours is next"
+    return (f"**Queued: {runs}.** This server trains {queue.slots} run{'s' if queue.slots != 1 else ''} at once "
+            f"and {queue.training} {'is' if queue.training == 1 else 'are'} training now; yours starts by itself. "
+            "Pause or Stop leaves the queue.")
+
+
+def wait_for_slot(queue: FairQueue, ticket: Ticket, still_wanted: Callable[[], bool], slot: DeltaGenerator) -> bool:
+    """Wait for the ticket's turn, showing its place; False if a newer script run took the run over."""
+    shown = None
+    while not queue.acquire(ticket, timeout=POLL_SECONDS):
+        if not still_wanted():
+            return False
+        text = queue_text(queue.ahead(ticket), queue)
+        # Redrawn on every poll even when unchanged: a script run is stopped for a click only inside an st call.
+        slot.info(text, icon=":material/hourglass_top:")
+        shown = text
+    if shown is not None:
+        slot.empty()
+    return True
+
+
+@contextmanager
+def training_slot(caps: Limits, still_wanted: Callable[[], bool], slot: DeltaGenerator) -> Iterator[bool]:
+    """A place in the server's queue for the block; yields True once the run may train.
+
+    The place is given back however the block ends, a Pause, Stop or closed tab (Streamlit's
+    StopException or RerunException inside an st call) included."""
+    queue = shared_queue(caps.max_concurrent_runs)
+    ticket = queue.join()
+    try:
+        yield wait_for_slot(queue, ticket, still_wanted, slot)
+    finally:
+        queue.release(ticket)

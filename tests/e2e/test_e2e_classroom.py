@@ -1,0 +1,86 @@
+"""A class on one server: with one training slot, runs queue, show their place and drain in order;
+a teacher's link shows the exercise with its controls locked."""
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import RESULTS, TIMEOUT_MS, Server, run_server
+from core.config import Config
+from core.trainer import Trainer
+
+RUNS = {1: 100_000, 2: 100_000, 3: 1_500}  # seed: epochs; the first two train until paused
+LINK = "/train?hidden_sizes=2&learning_rate=0.001&epochs=500&seed=3&lock=all&unlock=learning_rate&hide=code"
+
+
+@pytest.fixture(scope="module")
+def classroom_server() -> Iterator[Server]:
+    with run_server("classroom", RESULTS / "streamlit-classroom.log") as server:
+        yield server
+
+
+@pytest.fixture
+def server_kind() -> str:
+    return "classroom"  # MODULE_LAB_MAX_CONCURRENT_RUNS=1
+
+
+def expected_final_loss(seed: int) -> str:
+    trainer = Trainer(Config().replace(epochs=RUNS[seed], seed=seed))
+    while not trainer.done:
+        trainer.step()
+    return f"{trainer.history.losses[-1]:.6g}"
+
+
+def final_loss(tab):
+    return tab.page.get_by_test_id("stMetric").filter(has_text="Final loss").get_by_test_id("stMetricValue")
+
+
+def queued(tab, text: str):
+    return tab.page.get_by_test_id("stAlertContentInfo").filter(has_text=text)
+
+
+@pytest.fixture(autouse=True)
+def patient_expect() -> None:
+    expect.set_options(timeout=TIMEOUT_MS)  # a click's rerun and the queue's redraw wait on a busy CPU
+
+
+def started(tab, epochs: int) -> None:
+    tab.page.wait_for_function(f"() => /Epoch [1-9]\\d* \\/ {epochs:,}|Epoch [1-9]\\d* \\/ {epochs}/"
+                               ".test(document.body.innerText)")
+
+
+@pytest.mark.timeout(600)  # on a shared CPU
+def test_one_slot_three_sessions_queue_and_drain_in_order(new_app):
+    first, second, third = [new_app().goto(f"/train?epochs={epochs}&live=false&seed={seed}")
+                            for seed, epochs in RUNS.items()]
+    first.button("btn_train").click()
+    started(first, RUNS[1])
+    second.button("btn_train").click()
+    expect(queued(second, "Queued: yours is next.")).to_be_visible()
+    third.button("btn_train").click()
+    expect(queued(third, "Queued: 1 run ahead of yours.")).to_be_visible()
+
+    first.click("btn_pause")  # a paused run gives its slot to the next in line
+    assert first.counter().endswith(" · paused")
+    expect(queued(second, "Queued")).to_have_count(0)
+    started(second, RUNS[2])
+    expect(queued(third, "Queued: yours is next.")).to_be_visible()  # moved up; waits for the second
+
+    second.click("btn_pause")
+    expect(queued(third, "Queued")).to_have_count(0)
+    expect(final_loss(third)).to_be_visible(timeout=180_000)
+    assert final_loss(third).inner_text() == expected_final_loss(3)
+    assert third.counter().startswith(f"Epoch {RUNS[3]} / {RUNS[3]}")
+    assert first.counter().endswith(" · paused") and second.counter().endswith(" · paused")
+
+
+def test_teachers_link_shows_the_exercise_with_locked_controls(app, assert_snapshot):
+    app.goto(LINK)
+    expect(app.page.get_by_test_id("stAlertContentInfo").first).to_contain_text(
+        "Exercise: change only the learning rate")
+    for key in ("hidden_sizes", "epochs", "seed", "activation"):
+        expect(app.page.locator(f".st-key-{key}").first.locator("input").first).to_be_disabled()
+    expect(app.page.get_by_role("heading", name="The code")).to_have_count(0)
+    expect(app.page.locator(".js-plotly-plot .gtitle")).to_have_text(["Loss", "Weights at epoch 0"])
+    assert_snapshot(app.page, "classroom_teachers_link")

@@ -1,0 +1,43 @@
+"""The Train page on a shared server: a run over the budget never starts, a run stops at the wall-clock limit."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
+
+
+def open_train(monkeypatch, **env: str) -> AppTest:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_a_run_over_the_budget_gets_a_message_and_never_starts(monkeypatch):
+    at = open_train(monkeypatch, MODULE_LAB_MAX_RUN_SECONDS="1")
+    at.text_input(key="hidden_sizes").set_value("512, 512").run()
+    at.number_input(key="epochs").set_value(100_000).run()
+    at.button(key="btn_train").click().run()
+    assert not at.exception
+    assert at.session_state.trainer is None and at.session_state.status == "idle"
+    [error] = [e.value for e in at.error]
+    assert "over the limit of 1 s per run" in error and "epochs" in error and "The code" in error
+    at.number_input(key="epochs").set_value(2).run()  # small enough: trains
+    at.button(key="btn_train").click().run()
+    assert at.session_state.status == "finished" and not at.error
+
+
+def test_a_run_stops_at_the_wall_clock_limit_and_keeps_its_history(monkeypatch):
+    at = open_train(monkeypatch, MODULE_LAB_MAX_WALL_SECONDS="1", live="false")
+    at.toggle(key="live").set_value(False).run()
+    at.number_input(key="epochs").set_value(100_000).run()
+    at.button(key="btn_train").click().run()
+    assert not at.exception
+    run = at.session_state.trainer
+    assert at.session_state.status == "stopped"
+    assert 0 < run.epoch < 100_000 and len(run.history.losses) == run.epoch
+    [error] = [e.value for e in at.error]
+    assert "limit of 1 s of training per run" in error and f"epoch {run.epoch:,} of 100,000" in error
