@@ -1,41 +1,20 @@
-"""Home, Layers and Models: each opens by its URL without errors and matches its screenshots."""
-
-import re
-from pathlib import Path
+"""Home, Layers and Models: each opens by its URL (from pages/parts/site.py) without errors and matches its screenshots."""
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from pages.parts.site import PAGES
 
 
-def url_path(page_file: str) -> str | None:
-    """The page's URL as app.py registers it: "/" for the default page, else /<url_path or file stem>;
-    None while app.py does not list the file."""
-    source = (ROOT / "app.py").read_text()
-    call = re.search(rf"st\.Page\(\s*[\"']{re.escape(page_file)}[\"'](.*?)\)\s*,?\s*$", source, re.M)
-    if call is None:
-        return None
-    if re.search(r"default\s*=\s*True", call.group(1)):
-        return "/"
-    given = re.search(r"url_path\s*=\s*[\"']([^\"']*)[\"']", call.group(1))
-    return "/" + (given.group(1) if given else Path(page_file).stem)
-
-
-def lesson_page(name: str, page_file: str):
-    path = url_path(page_file)
-    if not (ROOT / page_file).exists():
-        reason = f"{page_file} is not written yet"
-    elif path is None:
-        reason = f"app.py does not list {page_file} yet"
-    else:
-        reason = ""
-    return pytest.param(name, path, id=name, marks=pytest.mark.skipif(bool(reason), reason=reason))
+def page_url(page_file: str) -> str:
+    """The page's URL as the navigation registers it (pages/parts/site.py): "/" for the default page."""
+    (entry,) = [page for page in PAGES if page.path == page_file]
+    return "/" + entry.url_path
 
 
 @pytest.mark.parametrize("name,path", [
-    lesson_page("home", "pages/home.py"),
-    lesson_page("layers", "pages/layers.py"),
-    lesson_page("models", "pages/models.py"),
+    ("home", page_url("pages/home.py")),
+    ("layers", page_url("pages/layers.py")),
+    ("models", page_url("pages/models.py")),
 ])
 def test_page_matches_its_screenshots(app, assert_snapshot, name, path):
     app.goto(path)
@@ -60,8 +39,8 @@ GRIDS_JS = """() => [...document.querySelectorAll("[data-testid='stDataFrame'] .
 
 
 @pytest.mark.parametrize("name,path", [
-    lesson_page("layers", "pages/layers.py"),
-    lesson_page("models", "pages/models.py"),
+    ("layers", page_url("pages/layers.py")),
+    ("models", page_url("pages/models.py")),
 ])
 def test_nothing_a_learner_reads_is_cut_or_wrapped_to_column_0(app, name, path):
     """In the 1280 px window: code and torch's multi-line printouts keep their lines (a wrapped line
