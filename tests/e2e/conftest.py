@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page
+from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 import snapshot
@@ -98,6 +98,9 @@ IDLE_JS = """
   return performance.now() - Math.max(state.lastMutation, state.lastMessage) >= quiet;
 }
 """
+
+
+expect.set_options(timeout=TIMEOUT_MS)  # Playwright's 5 s is short while a live run shares two loaded cores
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
