@@ -1,6 +1,6 @@
 """Browser tests: one `streamlit run app.py` for the session (and, for tests marked both_servers, a
 second one with Community Cloud's settings), Chromium from the system, and waits that follow the
-app's own signals (script state, DOM mutations, plotly's drawn SVG), never the clock.
+app's own signals (script runs read from the websocket, DOM mutations, plotly's drawn SVG), never the clock.
 """
 
 from __future__ import annotations
