@@ -1,6 +1,6 @@
 """Browser tests: one `streamlit run app.py` for the session (and, for tests marked both_servers, a
 second one with Community Cloud's settings), Chromium from the system, and waits that follow the
-app's own signals (script state, DOM mutations, plotly's drawn SVG), never the clock.
+app's own signals (script runs read from the websocket, DOM mutations, plotly's drawn SVG), never the clock.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page
+from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 import snapshot
@@ -100,6 +100,9 @@ IDLE_JS = """
   return performance.now() - Math.max(state.lastMutation, state.lastMessage) >= quiet;
 }
 """
+
+
+expect.set_options(timeout=TIMEOUT_MS)  # Playwright's 5 s is short while a live run shares two loaded cores
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
