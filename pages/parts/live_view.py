@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 Frame = dict[str, Callable[[DeltaGenerator], object]]  # slot -> what to put in it, figures built
 SLOW_CHARTS_NOTE = "updated twice a second while training"
+# The gradient norms share half the width with the loss curve: the whole note would be cut there.
+SLOW_CHARTS_NOTES = {"norms": "2×/s while training", "weights": SLOW_CHARTS_NOTE, "gradients": SLOW_CHARTS_NOTE}
 PRINTOUT_LINES = 250  # at most; a longer run prints every 20, 50, 100, ... epochs instead of every 10
 PRINTOUT_HEIGHT = 300  # px; a longer printout scrolls
 
@@ -103,14 +105,14 @@ def text_frame(run: Trainer, with_printout: bool = True) -> Frame:
 
 
 def run_frame(run: Trainer, live: bool, log_scale: bool, text: bool = True, slow: bool = True,
-              status: str | None = None, slow_note: str = "") -> Frame:
+              status: str | None = None, note_slow: bool = False) -> Frame:
     """The loss curve and counter first (the browser draws elements in the order they arrive); the
     progress bar and printout with `text`; gradient norms, weights and gradients with `slow`, their
-    titles followed by `slow_note`."""
+    titles saying how often they are drawn with `note_slow` (live frames: the counter runs ahead of them)."""
     charts = live_figures(run, log_scale, slow)
-    for name in ("norms", "weights", "gradients") if slow_note else ():
+    for name, note in SLOW_CHARTS_NOTES.items() if note_slow else ():
         if name in charts:
-            figures.add_title_note(charts[name], slow_note)
+            figures.add_title_note(charts[name], note)
     frame = {"loss": chart("loss", live, charts.pop("loss"))} | counter_frame(run, status)
     if text:
         frame |= text_frame(run)
@@ -150,8 +152,7 @@ class LiveView:
         text = all_charts or self.schedule.text.due()
         slow = all_charts or self.schedule.slow_due(seconds_left)
         started = self.schedule.slow.clock()
-        note = "" if all_charts else SLOW_CHARTS_NOTE
-        self.show(run_frame(run, live, self.view["log_scale"], text, slow, status, note))
+        self.show(run_frame(run, live, self.view["log_scale"], text, slow, status, note_slow=not all_charts))
         if slow:  # the matrices' drawing budget; text costs too little to count
             self.schedule.slow.drew(started)
         if text:
