@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
+from bench.hostile import MemoFloats
 from core.checkpoint import (
     REFUSED, CheckpointError, load_checkpoint, restore_trainer, save_checkpoint,
 )
@@ -281,19 +282,6 @@ def test_adam_state_that_does_not_fit_the_network_is_refused():
 
 
 # ------------------------------------------------------- hostile contents ---
-
-
-class MemoFloats(pickle._Pickler):
-    """Writes each float once and its repeats as references to it (memo GETs), as a hand-made pickle
-    can: two bytes per element, where torch.save writes nine."""
-
-    dispatch = dict(pickle._Pickler.dispatch)
-
-    def save_float(self, obj):
-        pickle._Pickler.save_float(self, obj)
-        self.memoize(obj)
-
-    dispatch[float] = save_float
 
 
 def bytes_with_references(payload: dict) -> bytes:

@@ -155,7 +155,8 @@ def test_live_frames_then_pause_holds_step_after_pause_advances_one_epoch_and_re
 
     app.click("btn_reset")
     assert app.counter() == ""
-    expect(app.page.locator(".js-plotly-plot .gtitle")).to_have_text(["Loss", "Weights at epoch 0"])  # the start view
+    start_view = app.page.locator(".js-plotly-plot .gtitle").filter(has_not_text="Runs compared")  # the kept run stays
+    expect(start_view).to_have_text(["Loss", "Weights at epoch 0"])  # the start view
     expect(app.page.get_by_test_id("stAlertContentInfo")).to_contain_text("Press Train")
 
 
