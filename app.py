@@ -10,8 +10,10 @@ import streamlit as st
 from pages.parts.site import navigation
 
 page = navigation()  # first: the real pages and title are on screen while torch loads
+# In every run, so that the page's elements keep their places in the main block: one that moved
+# between two runs was remounted, and a live chart drawn in place vanished for a frame.
+loading = st.empty()
 if "torch" not in sys.modules:  # the first visit after the server started
-    loading = st.empty()
     loading.info("Loading PyTorch: the first visit after the app starts takes a few seconds…",
                  icon=":material/hourglass_top:")
     import torch  # noqa: F401
