@@ -322,14 +322,13 @@ def test_no_hidden_layer_is_one_linear_to_the_output_and_trains_like_torch():
 
 
 TRAIN_AND_DROP = """
-import gc, sys, threading, psutil
+import gc, resource, sys, threading, psutil
 import plotly.io as pio
 from pages.parts.live_view import live_figures
 from core.config import Config
 from core.device import return_freed_tensors_to_the_system
 from core.trainer import Trainer
-if sys.argv[1] == "fixed":
-    assert return_freed_tensors_to_the_system()
+assert return_freed_tensors_to_the_system()
 process = psutil.Process()
 before = process.memory_info().rss
 
@@ -343,15 +342,19 @@ thread = threading.Thread(target=session)
 thread.start()
 thread.join()
 gc.collect()
-print((process.memory_info().rss - before) / 2**20)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports kB
+print((peak - before) / 2**20, (process.memory_info().rss - before) / 2**20)
 """
 
 
-@pytest.mark.parametrize("threshold,kept_at_least,kept_at_most", [("fixed", 0, 60), ("glibc default", 120, 1e9)])
-def test_a_finished_runs_memory_goes_back_to_the_system(threshold, kept_at_least, kept_at_most):
-    """MB still held once a trainer and its frames are gone (measured: 33 fixed, 204 by default, the
-    frames' Python objects pinning the heap above freed tensors). A fresh interpreter: the setting is process-wide."""
-    done = subprocess.run([sys.executable, "-c", TRAIN_AND_DROP, threshold], capture_output=True, text=True,
+def test_a_finished_runs_memory_goes_back_to_the_system():
+    """MB still held once a trainer and its frames are gone, against the MB the run peaked at.
+    Measured: peak +102, kept 19 to 33; without the fixed threshold glibc kept 76 to 204 depending on the
+    machine (the frames' Python objects pinning the heap above freed tensors), which is why the
+    default is not asserted here. A fresh interpreter: the setting is process-wide."""
+    done = subprocess.run([sys.executable, "-c", TRAIN_AND_DROP], capture_output=True, text=True,
                           timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
-    assert kept_at_least <= float(done.stdout) <= kept_at_most, done.stdout
+    peak, kept = map(float, done.stdout.split())
+    assert peak >= 80, done.stdout  # the run really did hold large tensors, so "kept little" means something
+    assert kept <= 60, done.stdout
