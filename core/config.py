@@ -17,6 +17,11 @@ ACTIVATIONS = ("ReLU", "Tanh", "Sigmoid", "LeakyReLU", "GELU", "Identity")
 REDUCTIONS = ("sum", "mean")
 OPTIMIZERS = ("manual_sgd", "sgd", "adam")
 DEVICES = ("cpu", "cuda")
+# "lesson": the lesson's regression; the others are TensorFlow Playground's two-input classification sets.
+DATASETS = ("lesson", "circle", "xor", "gauss", "spiral")
+CLASSIFICATION_INPUTS = 2  # every classification set has two inputs, (x1, x2) on the plane
+MAX_TEST_FRACTION = 0.9
+MAX_PENALTY = 1.0  # of l1 and l2: larger ones only drive every weight to zero
 LEARNING_RATE_RANGE = (1e-6, 1.0)
 MAX_SEED = 2**31 - 1
 SHOWN_CHARS = 40  # of a bad value echoed in a message: a URL or a file can carry 100,000
@@ -71,12 +76,17 @@ class Limits:
 @dataclass(frozen=True)
 class DataConfig:
     n_samples: int = 100  # rows of x ~ N(0, 1), as in the lesson
-    noise_std: float = 1.0  # y gets + N(0, noise_std^2) noise
+    noise_std: float = 1.0  # y gets + N(0, noise_std^2) noise; a classification set scales it (core/data.py)
     coefficients: tuple[float, ...] = (0.2, -1.3, -0.5)  # y = sum_i c_i * x_i + noise
+    dataset: str = "lesson"  # one of DATASETS; all but "lesson" are 0/1 classification on the plane
+
+    @property
+    def classification(self) -> bool:
+        return self.dataset != "lesson"
 
     @property
     def n_features(self) -> int:
-        return len(self.coefficients)
+        return CLASSIFICATION_INPUTS if self.classification else len(self.coefficients)
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,10 @@ class TrainingConfig:
     optimizer: str = "manual_sgd"  # the lesson's p.sub_(lr * p.grad), or torch.optim.SGD / Adam
     device: str = "cpu"  # where the model and data live during training
     seed: int = 7  # seeds data, noise and weight init, so equal configs give equal runs
+    test_fraction: float = 0.0  # of the rows held out as test data, split once with the seed; 0: train on all
+    batch_size: int = 0  # rows per mini-batch from a shuffling DataLoader; 0: the lesson's full batch
+    l1: float = 0.0  # loss + l1 * sum of |p| over every parameter
+    l2: float = 0.0  # loss + l2 * sum of p^2 over every parameter (weight decay, written out)
 
 
 @dataclass(frozen=True)
@@ -223,6 +237,12 @@ def field_specs(limits: Limits) -> dict[str, FieldSpec]:
         "optimizer": FieldSpec("training", _choice(OPTIMIZERS), str),
         "device": FieldSpec("training", _choice(DEVICES), str),
         "seed": FieldSpec("training", whole_number(0, MAX_SEED), str),
+        # After the lesson's fields, so a default link and script start as they always have.
+        "dataset": FieldSpec("data", _choice(DATASETS), str),
+        "test_fraction": FieldSpec("training", _number(0.0, MAX_TEST_FRACTION), _format_number),
+        "batch_size": FieldSpec("training", whole_number(0, limits.max_samples), str),
+        "l1": FieldSpec("training", _number(0.0, MAX_PENALTY), _format_number),
+        "l2": FieldSpec("training", _number(0.0, MAX_PENALTY), _format_number),
     }
 
 
@@ -272,6 +292,22 @@ def parse_config(raw: Mapping[str, object], limits: Limits = LIMITS, base: Confi
     return config
 
 
+def test_rows(n_samples: int, test_fraction: float) -> int:
+    """Rows held out: test_fraction of n_samples rounded half up (0.3 of 100 is 30, not 29 from 29.999...)."""
+    return int(n_samples * test_fraction + 0.5)
+
+
+def check_split(config: Config, n_samples: int | None = None) -> None:
+    """A test split leaves at least one row on each side; n_samples is an upload's rows."""
+    n = config.data.n_samples if n_samples is None else n_samples
+    fraction = config.training.test_fraction
+    held_out = test_rows(n, fraction)
+    if fraction > 0 and not 1 <= held_out < n:
+        side = "no rows for testing" if held_out < 1 else "no rows for training"
+        raise ConfigError({"test_fraction": f"{fraction:g} of {n:,} samples leaves {side}; "
+                                            "use more samples or another fraction"})
+
+
 def parameter_count(layer_sizes: list[int]) -> int:
     """Weights plus biases of the Linear layers between consecutive sizes."""
     return sum(n_in * n_out + n_out for n_in, n_out in zip(layer_sizes, layer_sizes[1:]))
@@ -294,7 +330,8 @@ def estimated_memory_mb(config: Config, data_shape: tuple[int, int] | None = Non
 
 
 def check_size(config: Config, limits: Limits, data_shape: tuple[int, int] | None = None) -> None:
-    """Refuse a config over the caps before anything is allocated."""
+    """Refuse a config over the caps, or whose test split leaves a side empty, before anything is allocated."""
+    check_split(config, data_shape[0] if data_shape else None)
     count = parameter_count(config.layer_sizes(data_shape[1] if data_shape else None))
     if count > limits.max_parameters:
         raise ConfigError(
