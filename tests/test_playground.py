@@ -56,3 +56,52 @@ def test_new_fields_round_trip_through_the_url_and_the_config_download():
     assert parse_config(params) == config
     assert parse_config(json.loads(config_json(config))) == config
     assert set(PLAYGROUND) <= set(FIELDS)
+
+
+# ------------------------------------------------------------------- data ---
+
+from core.data import CLASSIFICATION_SETS, make_data  # noqa: E402
+
+SETS = list(CLASSIFICATION_SETS)
+
+
+@pytest.mark.parametrize("dataset", SETS)
+def test_a_classification_set_is_two_inputs_and_balanced_zero_one_labels(dataset):
+    config = Config().replace(dataset=dataset, n_samples=101)
+    torch.manual_seed(3)
+    x, y = make_data(config.data)
+    torch.manual_seed(3)
+    again_x, again_y = make_data(config.data)
+    assert x.shape == (101, 2) and y.shape == (101, 1) and x.dtype == y.dtype == torch.float32
+    assert set(y.flatten().tolist()) == {0.0, 1.0}
+    assert 30 < int(y.sum()) < 70 if dataset == "xor" else int(y.sum()) == 51  # xor's by quadrant, the rest by half
+    assert torch.equal(x, again_x) and torch.equal(y, again_y)
+    assert x.abs().max() < 3  # on the unit scale the lesson's learning rates suit
+
+
+def test_without_noise_each_set_follows_its_rule():
+    def noiseless(dataset):
+        torch.manual_seed(0)
+        x, y = make_data(Config().replace(dataset=dataset, n_samples=400, noise_std=0).data)
+        return x, y.flatten().bool()
+
+    x, inside = noiseless("circle")
+    radius = x.norm(dim=1)
+    assert radius[inside].max() <= 0.5 and radius[~inside].min() >= 0.7 - 1e-6 and radius.max() <= 1 + 1e-6
+    x, same_sign = noiseless("xor")
+    assert torch.equal(same_sign, x[:, 0] * x[:, 1] > 0) and x.abs().min() >= 0.05
+    x, upper = noiseless("gauss")
+    assert torch.allclose(x[upper].mean(0), torch.tensor([0.6, 0.6]), atol=0.05)
+    assert torch.allclose(x[~upper].mean(0), torch.tensor([-0.6, -0.6]), atol=0.05)
+    x, first_arm = noiseless("spiral")
+    assert torch.allclose(x[first_arm], -x[~first_arm], atol=1e-6)  # the arms are half a turn apart
+
+
+def test_noise_std_scales_the_spread():
+    def spread(noise_std):
+        torch.manual_seed(0)
+        x, _ = make_data(Config().replace(dataset="circle", n_samples=400, noise_std=noise_std).data)
+        return x
+
+    clean, noisy = spread(0), spread(2)
+    assert 0.15 < (noisy - clean).std() < 0.25  # 0.1 * noise_std per coordinate
