@@ -77,9 +77,15 @@ def _checkpoint_file(kind: str) -> bytes:
     if kind == "memo bomb":  # the issue's file: one float referenced 7.5 million times
         history["losses"] = [1.5] * 7_500_000
         module = types.SimpleNamespace(Pickler=MemoFloats, __name__="pickle")
-    else:  # "distinct floats": about as many as the caps allow, each written out, on a 100-epoch config
-        for column in [history["losses"], history["learning_rates"], *history["grad_norms"].values()]:
-            column[:] = [float(i) for i in range(200_000)]
+    elif kind == "distinct floats":  # as many as version 1 allowed at the caps, each written out, in lists
+        for name in ("losses", "learning_rates"):
+            history[name] = [float(i) for i in range(200_000)]
+        history["grad_norms"] = {name: [float(i) for i in range(200_000)] for name in history["grad_norms"]}
+        module = pickle
+    else:  # "long history tensors": every column 100,000 epochs long (the cap), on a 100-epoch config
+        for name in ("losses", "learning_rates"):
+            history[name] = torch.arange(100_000, dtype=torch.float64)
+        history["grad_norms"] = {name: torch.arange(100_000, dtype=torch.float64) for name in history["grad_norms"]}
         module = pickle
     buffer = io.BytesIO()
     torch.save(payload, buffer, pickle_module=module)
@@ -87,26 +93,42 @@ def _checkpoint_file(kind: str) -> bytes:
 
 
 def _load_in_this_process(kind: str, path: str) -> None:
+    import threading
+
+    import psutil
+
     from core.checkpoint import CheckpointError, load_checkpoint
 
     with open(path, "rb") as file:
         data = file.read()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    process, done = psutil.Process(), threading.Event()
+    before = process.memory_info().rss
+    peak = [before]
+
+    def sample():  # the process's earlier peak (imports) hides a load's from ru_maxrss
+        while not done.wait(0.001):
+            peak[0] = max(peak[0], process.memory_info().rss)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
     started = time.perf_counter()
     try:
         checkpoint = load_checkpoint(data)
         outcome = f"loaded, epoch {checkpoint.epoch:,}"
     except CheckpointError as error:
         outcome = str(error)[:80]
-    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    print(f"| {kind} | {len(data) / 1e6:.1f} MB | {time.perf_counter() - started:.2f} s | +{grown:.0f} MB peak | {outcome} |")
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    grown = (max(peak[0], process.memory_info().rss) - before) / 2**20
+    print(f"| {kind} | {len(data) / 1e6:.1f} MB | {seconds:.2f} s | +{grown:.0f} MB peak | {outcome} |")
 
 
 def checkpoint_memory() -> None:
-    """Peak memory (ru_maxrss) that loading adds, each in a fresh interpreter that only reads the file."""
+    """Peak memory (RSS sampled every millisecond) that loading adds, each in a fresh interpreter."""
     import tempfile
 
-    for kind in ("memo bomb", "distinct floats", "largest"):
+    for kind in ("memo bomb", "distinct floats", "long history tensors", "largest"):
         with tempfile.NamedTemporaryFile(suffix=".pt") as file:
             file.write(_checkpoint_file(kind))
             file.flush()

@@ -24,7 +24,7 @@ from core.model import build_model
 from core.trainer import Trainer
 
 FORMAT = "module-lab-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: the history is float64 tensors, not lists of floats (bounded before unpickling)
 MAX_CHECKPOINT_BYTES = 50_000_000
 
 # What each optimizer keeps per parameter in torch 2.x: state name -> shaped like the parameter
@@ -83,14 +83,19 @@ def _payload(trainer: Trainer) -> dict:
         },
         "learning_rate": float(trainer.learning_rate),
         "history": {
-            "losses": history.losses.tolist(),
-            "learning_rates": history.learning_rates.tolist(),
-            "grad_norms": {name: column.tolist() for name, column in history.grad_norms.items()},
+            "losses": _column_tensor(history.losses),
+            "learning_rates": _column_tensor(history.learning_rates),
+            "grad_norms": {name: _column_tensor(column) for name, column in history.grad_norms.items()},
         },
         "lr_changes": [[int(epoch), float(lr)] for epoch, lr in trainer.lr_changes],
         "diverged_at": trainer.diverged_at,
     }
     return payload
+
+
+def _column_tensor(column: np.ndarray) -> torch.Tensor:
+    """A copy: a History column is a strided view, and torch.save would write the whole table behind it."""
+    return torch.tensor(column, dtype=torch.float64)
 
 
 # ------------------------------------------------------------------- import ---
@@ -152,7 +157,7 @@ def _unpickle(data: bytes, limits: Limits, max_bytes: int) -> dict:
         raise
     except Exception as error:  # arbitrary bytes fail inside zipfile in many ways; each means "refuse"
         raise CheckpointError(REFUSED) from error
-    check_pickle(pickled, limits)
+    check_pickle(pickled)
     del pickled  # torch reads its own copy
     try:
         payload = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
@@ -161,6 +166,10 @@ def _unpickle(data: bytes, limits: Limits, max_bytes: int) -> dict:
     # Compared by type first: == on a tensor smuggled in here would not give a plain bool.
     if not isinstance(payload, dict) or not _plain_equal(payload.get("format"), FORMAT):
         raise CheckpointError("this PyTorch file was not saved by Module Lab (it has no Module Lab format tag)")
+    if _plain_equal(payload.get("version"), 1):
+        raise CheckpointError("this checkpoint was saved by an earlier Module Lab (format version 1, its history as "
+                              "lists of numbers), which this app no longer reads: open its config with the "
+                              "config file or link of that run, and train again")
     if not _plain_equal(payload.get("version"), VERSION):
         raise CheckpointError(f"this checkpoint's format is not version {VERSION}, the one this app reads")
     return payload
@@ -245,7 +254,7 @@ def _history(raw: object, names: list[str], max_epochs: int) -> tuple[np.ndarray
     if not isinstance(raw, dict):
         raise CheckpointError("the checkpoint has no history")
     losses = raw.get("losses")
-    if isinstance(losses, list) and len(losses) > max_epochs:
+    if isinstance(losses, torch.Tensor) and losses.ndim == 1 and len(losses) > max_epochs:
         raise CheckpointError(f"the history has {len(losses):,} epochs, more than the config's {max_epochs:,}")
     losses = _floats(losses, "losses")
     learning_rates = _floats(raw.get("learning_rates"), "learning_rates", len(losses))
@@ -257,14 +266,13 @@ def _history(raw: object, names: list[str], max_epochs: int) -> tuple[np.ndarray
 
 
 def _floats(raw: object, what: str, length: int | None = None) -> np.ndarray:
-    """A list of Python floats as float64; `length` when it must match the losses'."""
-    if not isinstance(raw, list):
-        raise CheckpointError(f"the history's {what} should be a list of numbers")
-    if length is not None and len(raw) != length:  # checked before anything is converted
+    """A 1-D float64 tensor as a numpy column; `length` when it must match the losses'."""
+    if not (isinstance(raw, torch.Tensor) and raw.layout == torch.strided and raw.dtype == torch.float64
+            and raw.ndim == 1):
+        raise CheckpointError(f"the history's {what} should be a column of numbers (a 1-D float64 tensor)")
+    if length is not None and len(raw) != length:
         raise CheckpointError(f"the history is inconsistent: {length} losses but {len(raw)} {_column(what)}")
-    if not all(type(value) is float for value in raw):
-        raise CheckpointError(f"the history's {what} should be a list of numbers")
-    return np.array(raw, dtype=np.float64)
+    return raw.numpy().copy()
 
 
 def _column(what: str) -> str:

@@ -30,11 +30,12 @@ def check_archive(data: bytes, limits: Limits) -> bytes:
         if len(pickles) != 1 or len(set(names)) != len(names):  # the one torch reads is the one checked
             raise CheckpointError(REFUSED)
         tensor_bytes = sum(e.file_size for e in entries if "/data/" in e.filename)
-        if tensor_bytes > _max_tensor_bytes(limits):
+        if tensor_bytes > _max_tensor_bytes(limits) + _max_history_bytes(limits):
             raise CheckpointError(
-                f"the checkpoint's tensors hold {tensor_bytes / 1e6:.1f} MB, more than the largest network this "
-                f"server allows ({limits.max_parameters:,} parameters, with Adam's two moments: "
-                f"{_max_tensor_bytes(limits) / 1e6:.1f} MB)"
+                f"the checkpoint's tensors hold {tensor_bytes / 1e6:.1f} MB, more than the largest run this "
+                f"server allows: {limits.max_parameters:,} parameters with Adam's two moments "
+                f"({_max_tensor_bytes(limits) / 1e6:.1f} MB) and {limits.max_epochs:,} epochs of history "
+                f"({_max_history_bytes(limits) / 1e6:.1f} MB)"
             )
         return archive.read(pickles[0])
 
@@ -42,6 +43,15 @@ def check_archive(data: bytes, limits: Limits) -> bytes:
 def _max_tensor_bytes(limits: Limits) -> int:
     """float32 weights and Adam's two moments per parameter, and Adam's step count per parameter tensor."""
     return 3 * 4 * limits.max_parameters + 4 * 2 * (limits.max_hidden_layers + 1)
+
+
+# float64 history columns: the loss and the learning rate, a gradient norm per weight and bias of
+# every Linear layer, and room for per-epoch metrics (a test loss, train and test accuracy).
+HISTORY_COLUMNS_BEYOND_NORMS = 5
+
+
+def _max_history_bytes(limits: Limits) -> int:
+    return 8 * limits.max_epochs * (HISTORY_COLUMNS_BEYOND_NORMS + 2 * (limits.max_hidden_layers + 1))
 
 
 # What torch.save writes for a Module Lab checkpoint, and nothing else. torch's weights_only
@@ -61,25 +71,22 @@ _GLOBALS = {b"torch._utils\n_rebuild_tensor_v2", b"collections\nOrderedDict",
             *(f"torch\n{kind}Storage".encode() for kind in _STORAGES)}
 MAX_REFERENCES = 2_000  # a checkpoint of the largest network makes ~300; a memo bomb, millions
 MAX_TEXT = 1_000  # characters in one string: field names, parameter names, config text
+# Pickle opcodes: the config, ~50 tensor records and the learning-rate changes (3 a change) of a run
+# at the caps make ~1,500; the history is tensors (version 2), counted in bytes by check_archive.
+MAX_VALUES = 20_000
 
 
-def _max_values(limits: Limits) -> int:
-    """Pickle opcodes in a checkpoint at the caps: a history row per epoch of the loss, the lr and two
-    gradient norms per Linear layer, plus a few thousand for the config and the tensors' records."""
-    return limits.max_epochs * (2 + 2 * (limits.max_hidden_layers + 1)) + 20_000
-
-
-def check_pickle(pickled: bytes, limits: Limits) -> None:
+def check_pickle(pickled: bytes) -> None:
     """Walk data.pkl's opcodes without making any object: refuse what Module Lab never writes, and
     more values than a run within the caps holds, before torch's unpickler materialises them (a
     15 MB pickle of 7.5 million references to one float took the server from 434 to 2,499 MB)."""
-    position, count, references, budget = 0, 0, 0, _max_values(limits)
+    position, count, references, budget = 0, 0, 0, MAX_VALUES
     while position < len(pickled):
         code, position, count = pickled[position], position + 1, count + 1
         size = _OPCODES.get(code, -1)
         if count > budget:
-            raise CheckpointError(f"the checkpoint holds over {budget:,} values, more than a run within this "
-                                  f"server's caps can have ({limits.max_epochs:,} epochs); refused before reading them")
+            raise CheckpointError(f"the checkpoint holds over {budget:,} values outside its tensors, more than a "
+                                  "Module Lab run has; refused before reading them")
         if size is not None and size >= 0:
             position += size
             references += code in _GETS

@@ -212,9 +212,29 @@ def test_files_over_the_size_cap_are_refused_before_reading(saved):
 
 def test_a_newer_format_version_is_refused(saved):
     payload = payload_of(saved)
-    payload["version"] = 2
-    with pytest.raises(CheckpointError, match="not version 1"):
+    payload["version"] = 3
+    with pytest.raises(CheckpointError, match="not version 2"):
         load_checkpoint(bytes_of(payload))
+
+
+def test_a_version_1_checkpoint_is_refused_with_what_to_do(saved):
+    """Version 1 kept the history as lists of floats, which a hostile file could fill with 1.2 million values."""
+    def as_version_1(payload):
+        payload["version"] = 1
+        history = payload["history"]
+        history.update(losses=history["losses"].tolist(), learning_rates=history["learning_rates"].tolist(),
+                       grad_norms={name: column.tolist() for name, column in history["grad_norms"].items()})
+
+    with pytest.raises(CheckpointError, match=r"saved by an earlier Module Lab \(format version 1.*train again"):
+        load_checkpoint(edited(saved, as_version_1))
+
+
+def test_history_columns_are_saved_as_their_own_values_only(saved):
+    """Each column a float64 tensor of its epochs, not a view of History's whole table."""
+    history = payload_of(saved)["history"]
+    for column in [history["losses"], history["learning_rates"], *history["grad_norms"].values()]:
+        assert column.dtype == torch.float64 and column.shape == (10,)
+        assert column.untyped_storage().nbytes() == 10 * 8
 
 
 def edited(saved: bytes, edit) -> bytes:
@@ -260,10 +280,13 @@ def test_a_config_missing_a_field_is_refused(saved):
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda p: p["history"]["losses"].pop(), "9 losses but 10 learning rates"),
-    (lambda p: p["history"]["grad_norms"]["2.bias"].append(1.0), "10 losses but 11 gradient norms of '2.bias'"),
+    (lambda p: p["history"].update(losses=p["history"]["losses"][:-1]), "9 losses but 10 learning rates"),
+    (lambda p: p["history"]["grad_norms"].update({"2.bias": torch.zeros(11, dtype=torch.float64)}),
+     "10 losses but 11 gradient norms of '2.bias'"),
     (lambda p: p["history"]["grad_norms"].pop("0.bias"), "gradient norms should be for 0.weight, 0.bias"),
-    (lambda p: p["history"].update(losses=["1.0"] * 10), "losses should be a list of numbers"),
+    (lambda p: p["history"].update(losses=[1.0] * 10), r"losses should be a column of numbers \(a 1-D float64"),
+    (lambda p: p["history"].update(losses=p["history"]["losses"].float()), "losses should be a column of numbers"),
+    (lambda p: p["history"].update(losses=p["history"]["losses"][None]), "losses should be a column of numbers"),
     (lambda p: p.update(diverged_at=11), "diverged_at should be empty or an epoch from 1 to 10"),
     (lambda p: p.update(lr_changes=[[99, 1e-3]]), r"lr_changes entry 1 should be \[epoch from 1 to 11"),
     (lambda p: p.update(learning_rate=7.0), "learning_rate: 7 is out of range"),
@@ -311,13 +334,14 @@ def test_a_memo_bomb_is_refused_before_torch_unpickles_it(saved, monkeypatch):
         load_checkpoint(data)
 
 
-def test_more_values_than_a_run_within_the_caps_holds_are_refused_before_unpickling(saved, monkeypatch):
+def test_more_values_than_a_run_holds_are_refused_before_unpickling(saved, monkeypatch):
+    """Distinct floats in a list: 1.2 million of them cost +60 MB while torch unpickled them."""
     payload = payload_of(saved)
-    payload["history"]["losses"] = [float(i) for i in range(30_000)]
+    payload["lr_changes"] = [[1, float(i)] for i in range(10_000)]
     data = bytes_of(payload)
     monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load reached"))
-    with pytest.raises(CheckpointError, match=r"holds over 20,120 values, more than a run within this server's caps"):
-        load_checkpoint(data, Limits(max_epochs=10))
+    with pytest.raises(CheckpointError, match=r"holds over 20,000 values outside its tensors"):
+        load_checkpoint(data)
 
 
 @pytest.mark.parametrize("pickled", [
@@ -334,12 +358,16 @@ def test_calls_torchs_unpickler_would_allow_are_refused_before_it_runs(saved, pi
     assert str(caught.value) == REFUSED
 
 
-def test_tensors_larger_than_the_largest_network_allowed_are_refused_before_reading(saved):
+def test_tensors_larger_than_the_largest_run_allowed_are_refused_before_reading(saved):
+    limits = Limits(max_parameters=100, max_epochs=20)  # 73 parameters, their Adam moments and 20 epochs fit
+    assert load_checkpoint(saved, limits)
     data = edited(saved, lambda p: p["state_dict"].update(extra=torch.zeros(200_000)))
-    assert load_checkpoint(saved, Limits(max_parameters=100))  # 73 parameters and their Adam moments fit
-    with pytest.raises(CheckpointError, match=r"tensors hold 0.8 MB, more than the largest network this server "
-                                              r"allows \(100 parameters"):
-        load_checkpoint(data, Limits(max_parameters=100))
+    with pytest.raises(CheckpointError, match=r"tensors hold 0.8 MB, more than the largest run this server "
+                                              r"allows: 100 parameters .* and 20 epochs of history"):
+        load_checkpoint(data, limits)
+    longer = edited(saved, lambda p: p["history"].update(losses=torch.zeros(20_000, dtype=torch.float64)))
+    with pytest.raises(CheckpointError, match=r"tensors hold 0.2 MB, more than the largest run"):
+        load_checkpoint(longer, limits)
 
 
 def test_a_long_text_is_refused_before_unpickling(saved):
@@ -351,8 +379,9 @@ def test_a_history_longer_than_the_configs_epochs_is_refused(saved):
     """A run stops at its epochs; 7.5 million rows were loaded as 'epoch 7500000 of 100'."""
     def lengthen(payload):
         history = payload["history"]
-        for column in [history["losses"], history["learning_rates"], *history["grad_norms"].values()]:
-            column.extend([1.0] * 11)
+        eleven_more = lambda column: torch.cat([column, torch.ones(11, dtype=torch.float64)])  # noqa: E731
+        history.update(losses=eleven_more(history["losses"]), learning_rates=eleven_more(history["learning_rates"]),
+                       grad_norms={name: eleven_more(column) for name, column in history["grad_norms"].items()})
 
     with pytest.raises(CheckpointError, match="the history has 21 epochs, more than the config's 20"):
         load_checkpoint(edited(saved, lengthen))
