@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
-from core.config import Config
+from core.config import Config, test_rows
 from core.data import make_data
 from core.history import History
 from core.device import resolve_device, torch_threads, use_torch_threads
@@ -33,9 +34,9 @@ SEED_LOCK = threading.Lock()
 @dataclass(frozen=True)
 class EpochRecord:
     epoch: int  # 1-based, as the lesson counts
-    loss: float  # loss of this epoch's forward pass, before its update
+    loss: float  # loss of this epoch's forward pass, before its update (mini-batches: see Trainer._mini_batches)
     learning_rate: float
-    grad_norms: dict[str, float]  # "0.weight" -> L2 norm of its gradient this epoch
+    grad_norms: dict[str, float]  # "0.weight" -> L2 norm of its gradient this epoch (mini-batches: the last batch's)
 
     @property
     def finite(self) -> bool:
@@ -75,8 +76,32 @@ def build_run(
     return x, y, model
 
 
+def split(x: torch.Tensor, y: torch.Tensor, test_fraction: float, seed: int) -> tuple[torch.Tensor, ...]:
+    """(x_train, y_train, x_test, y_test): test_rows(n, test_fraction) rows picked by a permutation drawn
+    from a generator of its own, so holding rows out leaves the global generator, and the weights, alone."""
+    held_out = test_rows(len(x), test_fraction)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    test, train = order[:held_out], order[held_out:]
+    return x[train], y[train], x[test], y[test]
+
+
+def penalised(loss: torch.Tensor, parameters: list[torch.Tensor], l1: float, l2: float) -> torch.Tensor:
+    """The loss plus the l1 and l2 penalties over every parameter, written as the generated script writes it."""
+    if l1:
+        loss = loss + l1 * sum(p.abs().sum() for p in parameters)
+    if l2:
+        loss = loss + l2 * sum(p.pow(2).sum() for p in parameters)
+    return loss
+
+
+def correct(y_pred: torch.Tensor, y: torch.Tensor) -> int:
+    """Rows classified right: a logit above 0 (a probability above 0.5) says class 1."""
+    return int(((y_pred > 0).float() == y).sum().item())
+
+
 class Trainer:
-    """Full-batch training of the config's network on the config's data."""
+    """The lesson's training of the config's network on the config's data: full batch, or mini-batches
+    from a DataLoader; regression, or classification from logits; with an optional test split and penalty."""
 
     def __init__(self, config: Config, data: tuple[np.ndarray, np.ndarray] | None = None, replay: bool = True):
         """`replay`: keep snapshots of the weights and gradients for replay (core/runs.py); off where
@@ -86,7 +111,20 @@ class Trainer:
         self.device = resolve_device(config.training.device)
         self.threads = torch_threads()
         x, y, model = build_run(config, data)
-        self.x, self.y, self.model = x.to(self.device), y.to(self.device), model.to(self.device)
+        training = config.training
+        self.x_test = self.y_test = None  # (n_test, features), (n_test, 1) with a test split
+        if training.test_fraction > 0:
+            x, y, x_test, y_test = split(x, y, training.test_fraction, training.seed)
+            self.x_test, self.y_test = x_test.to(self.device), y_test.to(self.device)
+        self.x, self.y, self.model = x.to(self.device), y.to(self.device), model.to(self.device)  # training rows
+        self.classification = config.data.classification
+        # Logits in, the sigmoid inside the loss: log(sigmoid(z)) computed as one stable expression.
+        self.bce = torch.nn.BCEWithLogitsLoss(reduction=training.reduction) if self.classification else None
+        # Reseeded every epoch (seed + epoch), so each epoch's order depends on the seed alone and a run
+        # resumed from a checkpoint shuffles as one never interrupted.
+        self.shuffle = torch.Generator()
+        self.loader = (DataLoader(TensorDataset(self.x, self.y), batch_size=training.batch_size, shuffle=True,
+                                  generator=self.shuffle) if training.batch_size else None)
         self.parameters = dict(self.model.named_parameters())
         self.learning_rate = config.training.learning_rate
         self.optimizer = self._make_optimizer()
@@ -149,10 +187,12 @@ class Trainer:
         history_rows: Iterable[tuple[float, float, list[float]]],
         lr_changes: Iterable[tuple[int, float]],
         diverged_at: int | None,
+        metric_rows: Iterable[tuple[float, float, float]] | None = None,
     ) -> None:
         """Carry on from a saved run: its next step() is epoch len(history_rows) + 1.
 
-        `history_rows` are (loss, lr, grad norms) per epoch; `optimizer_state` is
+        `history_rows` are (loss, lr, grad norms) per epoch; `metric_rows` (test loss, accuracy,
+        test accuracy) per epoch, NaN where not kept (history.METRICS); `optimizer_state` is
         optimizer.state_dict()["state"], {} for the lesson's update. Call on a fresh Trainer of the
         saved config, which rebuilds the same data from the seed.
         """
@@ -164,13 +204,19 @@ class Trainer:
             self.optimizer.load_state_dict({"state": state, "param_groups": self.optimizer.state_dict()["param_groups"]})
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate
-        for loss, lr, norms in history_rows:
-            self.history.append(loss, lr, norms)
+        rows = list(history_rows)
+        metrics = list(metric_rows) if metric_rows is not None else [(math.nan,) * 3] * len(rows)
+        for (loss, lr, norms), extra in zip(rows, metrics, strict=True):
+            self.history.append(loss, lr, norms, *extra)
         self.lr_changes = list(lr_changes)
         self.diverged_at = diverged_at
 
-    def loss_of(self, y_pred: torch.Tensor) -> torch.Tensor:
-        squared = (y_pred - self.y).pow(2)
+    def loss_of(self, y_pred: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The lesson's squared error, or BCEWithLogitsLoss for classification; against the training rows by default."""
+        y = self.y if y is None else y
+        if self.bce is not None:
+            return self.bce(y_pred, y)
+        squared = (y_pred - y).pow(2)
         return squared.sum() if self.config.training.reduction == "sum" else squared.mean()
 
     def step(self) -> EpochRecord:
@@ -185,35 +231,88 @@ class Trainer:
             return record
 
     def _step(self) -> EpochRecord:
+        test_loss, test_accuracy = self._test_metrics()
+        train = self._full_batch if self.loader is None else self._mini_batches
+        loss, accuracy, norms = train()
+        record = self._record(loss, norms, test_loss, accuracy, test_accuracy)
+        if not record.finite:
+            self.diverged_at = record.epoch  # the weights stay as before the blow-up, so every chart still draws
+        return record
+
+    def _full_batch(self) -> tuple[float, float, list[float]]:
+        """The lesson's epoch: forward, loss, zero_grad, backward, update; (loss, accuracy, gradient norms)."""
         y_pred = self.model(self.x)
         loss = self.loss_of(y_pred)
+        accuracy = correct(y_pred, self.y) / len(self.y) if self.classification else math.nan
+        values = self._backward(loss)
+        if _finite(values):
+            self._update()
+        return values[0], accuracy, values[1:]
+
+    def _mini_batches(self) -> tuple[float, float, list[float]]:
+        """One pass over the training rows in shuffled batches, an update after each.
+
+        The epoch's loss is that of every row, each counted once as its batch met it: with the mean
+        reduction the batch losses' mean weighted by batch size, with sum their sum. A batch whose loss
+        or gradient is not finite ends the epoch before its update, with a NaN loss.
+        """
+        self.shuffle.manual_seed(self.config.training.seed + self.epoch + 1)
+        mean = self.config.training.reduction == "mean"
+        total, right = 0.0, 0
+        for x, y in self.loader:
+            y_pred = self.model(x)
+            loss = self.loss_of(y_pred, y)
+            if self.classification:
+                right += correct(y_pred, y)
+            values = self._backward(loss)
+            if not _finite(values):
+                return math.nan, math.nan, values[1:]
+            total += values[0] * len(x) if mean else values[0]
+            self._update()
+        accuracy = right / len(self.y) if self.classification else math.nan
+        return (total / len(self.y) if mean else total), accuracy, values[1:]
+
+    def _backward(self, loss: torch.Tensor) -> list[float]:
+        """Gradients of the loss plus any penalty; [loss without the penalty, each gradient's norm]."""
         params = list(self.parameters.values())
+        training = self.config.training
+        objective = penalised(loss, params, training.l1, training.l2)
         # model.zero_grad() (grads to None), without walking the module tree every epoch.
         for p in params:
             p.grad = None
-        loss.backward()
-        grads = [p.grad for p in params]
-        record = self._record(loss, grads)
-        if not record.finite:
-            # Leave the weights as they were before the blow-up, so every chart still draws.
-            self.diverged_at = record.epoch
-        elif self.optimizer is None:
+        objective.backward()
+        return _to_floats([loss.detach(), *torch._foreach_norm([p.grad for p in params])], self.device)
+
+    def _update(self) -> None:
+        params = list(self.parameters.values())
+        if self.optimizer is None:
             with torch.no_grad():
                 # The lesson's `p.sub_(lr * p.grad)` for every p, in two calls instead of two per
                 # parameter: the same float ops, so the same bits, with a quarter of the dispatches.
-                torch._foreach_sub_(params, torch._foreach_mul(grads, self.learning_rate))
+                torch._foreach_sub_(params, torch._foreach_mul([p.grad for p in params], self.learning_rate))
         else:
             self.optimizer.step()
-        return record
 
-    def _record(self, loss: torch.Tensor, grads: list[torch.Tensor]) -> EpochRecord:
-        values = _to_floats([loss.detach(), *torch._foreach_norm(grads)], self.device)
-        self.history.append(values[0], self.learning_rate, values[1:])
+    def _test_metrics(self) -> tuple[float, float]:
+        """(test loss, test accuracy) with the weights this epoch starts from; NaN without a test split."""
+        if self.x_test is None:
+            return math.nan, math.nan
+        self.model.eval()  # no layer here acts differently in eval mode yet; the habit matters once one does
+        with torch.no_grad():
+            y_pred = self.model(self.x_test)
+            loss = self.loss_of(y_pred, self.y_test).item()
+            accuracy = correct(y_pred, self.y_test) / len(self.y_test) if self.classification else math.nan
+        self.model.train()
+        return loss, accuracy
+
+    def _record(self, loss: float, norms: list[float], test_loss: float, accuracy: float,
+                test_accuracy: float) -> EpochRecord:
+        self.history.append(loss, self.learning_rate, norms, test_loss, accuracy, test_accuracy)
         return EpochRecord(
             epoch=self.epoch,
-            loss=values[0],
+            loss=loss,
             learning_rate=self.learning_rate,
-            grad_norms=dict(zip(self.parameters, values[1:])),
+            grad_norms=dict(zip(self.parameters, norms)),
         )
 
     def snapshot(self) -> Snapshot:
@@ -239,6 +338,10 @@ class Trainer:
         x = self.x.detach().clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(self.model(x).sum(), x)
         return _numpy(grad.mean(dim=0))
+
+
+def _finite(values: list[float]) -> bool:
+    return all(math.isfinite(v) for v in values)
 
 
 def _to_floats(scalars: list[torch.Tensor], device: torch.device) -> list[float]:

@@ -105,3 +105,138 @@ def test_noise_std_scales_the_spread():
 
     clean, noisy = spread(0), spread(2)
     assert 0.15 < (noisy - clean).std() < 0.25  # 0.1 * noise_std per coordinate
+
+
+# ---------------------------------------------------------------- trainer ---
+
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+from core.trainer import Trainer, build_run  # noqa: E402
+
+
+def train(config: Config) -> Trainer:
+    trainer = Trainer(config)
+    while not trainer.done:
+        trainer.step()
+    return trainer
+
+
+def reference_run(config: Config) -> dict[str, list[float]]:
+    """Issue 14's loop in plain PyTorch, written out: per epoch the test loss and accuracy (model.eval(),
+    no_grad) with the weights the epoch starts from, then full-batch or DataLoader mini-batch steps on the
+    loss plus the l1/l2 penalty; the epoch's loss is the penalty-free loss of every row as its batch met it."""
+    t = config.training
+    x, y, model = build_run(config)
+    if t.test_fraction:
+        n_test = int(len(x) * t.test_fraction + 0.5)
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(t.seed))
+        x_test, y_test, x, y = x[order[:n_test]], y[order[:n_test]], x[order[n_test:]], y[order[n_test:]]
+    classify = config.data.classification
+    if classify:
+        loss_fn = nn.BCEWithLogitsLoss(reduction=t.reduction)
+    else:
+        def loss_fn(y_pred, target):
+            return getattr((y_pred - target).pow(2), t.reduction)()
+    optimizer = torch.optim.SGD(model.parameters(), lr=t.learning_rate) if t.optimizer == "sgd" else (
+        torch.optim.Adam(model.parameters(), lr=t.learning_rate))
+    shuffle = torch.Generator()
+    batches = DataLoader(TensorDataset(x, y), batch_size=t.batch_size or len(x), shuffle=bool(t.batch_size),
+                         generator=shuffle)
+    out = {"loss": [], "test_loss": [], "accuracy": [], "test_accuracy": []}
+    for epoch in range(1, t.epochs + 1):
+        if t.test_fraction:
+            model.eval()
+            with torch.no_grad():
+                test_pred = model(x_test)
+                out["test_loss"].append(loss_fn(test_pred, y_test).item())
+                out["test_accuracy"].append(((test_pred > 0).float() == y_test).sum().item() / len(y_test))
+            model.train()
+        shuffle.manual_seed(t.seed + epoch)
+        total, right = 0.0, 0
+        for xb, yb in batches:
+            y_pred = model(xb)
+            loss = loss_fn(y_pred, yb)
+            right += ((y_pred > 0).float() == yb).sum().item()
+            total += loss.item() * len(xb) if t.reduction == "mean" else loss.item()
+            if t.l1:
+                loss = loss + t.l1 * sum(p.abs().sum() for p in model.parameters())
+            if t.l2:
+                loss = loss + t.l2 * sum(p.pow(2).sum() for p in model.parameters())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        out["loss"].append(total / len(x) if t.reduction == "mean" else total)
+        out["accuracy"].append(right / len(x))
+    return out
+
+
+def test_the_default_run_still_ends_at_the_lessons_loss():
+    assert f"{train(Config()).history.losses[199]:.4f}" == "66.2039"
+
+
+OPTIONS = {
+    "classification": dict(dataset="circle", hidden_sizes="8", activation="Tanh"),
+    "classification, sum": dict(dataset="gauss", reduction="sum", learning_rate=0.01),
+    "test split": dict(test_fraction=0.25),
+    "mini-batches": dict(batch_size=16),
+    "mini-batches, a short last one": dict(batch_size=30, reduction="sum", learning_rate=1e-4),
+    "l1": dict(l1=0.01),
+    "l2": dict(l2=0.01),
+    "all": dict(PLAYGROUND, hidden_sizes="8,8", activation="Tanh", optimizer="adam", learning_rate=0.03),
+}
+
+
+@pytest.mark.parametrize("changes", OPTIONS.values(), ids=OPTIONS.keys())
+def test_each_option_trains_as_plain_pytorch_written_out(changes):
+    base = dict(optimizer="sgd", learning_rate=0.05, reduction="mean", epochs=12, n_samples=120)
+    config = Config().replace(**{**base, **changes})
+    history = train(config).history
+    expected = reference_run(config)
+    np.testing.assert_allclose(history.losses, expected["loss"], rtol=1e-6)
+    if config.training.test_fraction:
+        np.testing.assert_allclose(history.test_losses, expected["test_loss"], rtol=1e-6)
+    else:
+        assert np.isnan(history.test_losses).all() and not history.has_test
+    if config.data.classification:
+        np.testing.assert_array_equal(history.accuracies, expected["accuracy"])
+        if config.training.test_fraction:
+            np.testing.assert_array_equal(history.test_accuracies, expected["test_accuracy"])
+    else:
+        assert np.isnan(history.accuracies).all() and not history.has_accuracy
+
+
+def test_the_test_rows_are_held_out_of_training():
+    config = Config().replace(test_fraction=0.3, n_samples=50)
+    trainer = Trainer(config)
+    x, _, _ = build_run(config)
+    assert trainer.x.shape == (35, 3) and trainer.x_test.shape == (15, 3)
+    rows = {tuple(row) for row in x.tolist()}
+    assert {tuple(r) for r in trainer.x.tolist()} | {tuple(r) for r in trainer.x_test.tolist()} == rows
+    assert not {tuple(r) for r in trainer.x.tolist()} & {tuple(r) for r in trainer.x_test.tolist()}
+
+
+def test_a_resumed_mini_batch_run_shuffles_as_an_uninterrupted_one():
+    config = Config().replace(**PLAYGROUND, optimizer="sgd", learning_rate=0.05, epochs=8)
+    whole = train(config)
+    first = Trainer(config)
+    for _ in range(5):
+        first.step()
+    resumed = Trainer(config)
+    h = first.history
+    resumed.restore(first.model.state_dict(), {}, first.learning_rate,
+                    zip(h.losses, h.learning_rates, zip(*h.grad_norms.values())), [], None,
+                    zip(*h.metrics.values()))
+    while not resumed.done:
+        resumed.step()
+    np.testing.assert_array_equal(resumed.history.losses, whole.history.losses)
+    np.testing.assert_array_equal(resumed.history.test_accuracies, whole.history.test_accuracies)
+
+
+def test_xor_needs_a_hidden_layer():
+    def accuracy(hidden_sizes):
+        config = Config().replace(dataset="xor", hidden_sizes=hidden_sizes, activation="Tanh", optimizer="adam",
+                                  learning_rate=0.03, reduction="mean", epochs=300, n_samples=200, noise_std=0)
+        return train(config).history.accuracies[-1]
+
+    assert accuracy("") < 0.7 and accuracy("4") > 0.9
