@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from core.config import Config
+from core.config import Config, test_rows
+from core.data import GAUSS_NOISE, GAUSS_SPREAD, POSITION_NOISE, SPIRAL_TURNS, XOR_PADDING
 from core.lesson import Upstream
 from core.linear_lesson import LinearSpec
 from core.sequential_lesson import SequentialSpec
@@ -319,76 +320,386 @@ _UPDATES = {
 def training_script(config: Config) -> str:
     """A standalone script that trains the config's run exactly as core.trainer.Trainer does.
 
-    Same order of random draws (seed, x, noise, then the weights), the same loss and
-    update, and the lesson's printout every 10 epochs, so it prints the app's losses.
+    Same order of random draws (seed, data, then the weights; the split and the shuffle from
+    generators of their own), the same loss, penalty and update, and the lesson's printout every
+    10 epochs, so it prints the app's losses (and test losses and accuracies).
     """
     data, training = config.data, config.training
-    n, features = data.n_samples, data.n_features
-    reduction = training.reduction
+    batches = training.batch_size > 0
+    imports = "import math\n\n" if data.dataset in ("circle", "spiral") else ""
+    imports += "import torch\nfrom torch import nn\n"
+    if batches:
+        imports += "from torch.utils.data import DataLoader, TensorDataset\n"
+    to_device = "x, y, model = x.to(device), y.to(device), model.to(device)\n"
+    if training.test_fraction:
+        to_device += "x_test, y_test = x_test.to(device), y_test.to(device)\n"
+    loop = _batch_loop(config) if batches else _full_batch_loop(config)
     return f'''"""Module Lab's Train page run as a script: python train_module_lab.py
 
 Config (the app's URL parameters): ?{_query(config)}
-Prints "Epoch: e  Loss: l" every 10 epochs, the numbers the app shows for this config.
+Prints "{_printed(config)}" every 10 epochs, the numbers the app shows for this config.
 """
 
-import torch
-from torch import nn
-
+{imports}
 torch.manual_seed({training.seed})  # one seed, then data and weights drawn in this order
 
-# Data: x ~ N(0, 1), shape ({n}, {features}); noise ~ N(0, {_number(data.noise_std)}^2) and y, shape ({n}, 1).
+{_python_data(config)}
+{_python_split(config)}{sequential_lines(_model_modules(config)).python}
+device = torch.device("{training.device}")
+{to_device}learning_rate = {_number(training.learning_rate)}
+epochs = {training.epochs}
+{_python_settings(config)}{_OPTIMIZERS[training.optimizer].python}
+{loop}'''
+
+
+def _printed(config: Config) -> str:
+    """What a printed line holds, for the docstring."""
+    text = "Epoch: e  Loss: l"
+    if config.training.test_fraction:
+        text += "  Test loss: t"
+    if config.data.classification:
+        text += "  Accuracy: a" + ("  Test accuracy: b" if config.training.test_fraction else "")
+    return text
+
+
+def _python_data(config: Config) -> str:
+    data = config.data
+    n = data.n_samples
+    if not data.classification:
+        return f"""# Data: x ~ N(0, 1), shape ({n}, {data.n_features}); noise ~ N(0, {_number(data.noise_std)}^2) and y, shape ({n}, 1).
 # y is written term by term, not x @ coefficients, whose rounding depends on the CPU.
-x = torch.randn({n}, {features})
+x = torch.randn({n}, {data.n_features})
 noise = torch.randn({n}, 1) * {_number(data.noise_std)}
 {_python_target(data.coefficients)}
+"""
+    n1, n0 = n - n // 2, n // 2
+    noise = (f"x = x + torch.randn({n}, 2) * {_number(POSITION_NOISE * data.noise_std)}"
+             f"  # noise: {_number(POSITION_NOISE)} * noise_std\n")
+    labels = f"y = torch.cat([torch.ones({n1}), torch.zeros({n0})]).unsqueeze(1)  # {n1} of class 1, then {n0} of class 0\n"
+    head = (f'# Data: the "{data.dataset}" set, {n} points on the plane: x of shape ({n}, 2), labels y of shape '
+            f"({n}, 1),\n# 1.0 or 0.0. The model outputs one logit per row: above 0 says class 1.\n")
+    if data.dataset == "circle":
+        return head + (
+            "# Class 1 inside radius 0.5, class 0 on a ring from 0.7 to 1, at uniform angles.\n"
+            f"radius = torch.cat([torch.rand({n1}) * 0.5, 0.7 + torch.rand({n0}) * 0.3])\n"
+            f"angle = torch.rand({n}) * (2 * math.pi)\n"
+            "x = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)\n" + noise + labels)
+    if data.dataset == "xor":
+        return head + (
+            f"x = torch.rand({n}, 2) * 2 - 1  # uniform on the square [-1, 1]^2\n"
+            f"x = x + torch.sign(x) * {_number(XOR_PADDING)}  # off the axes, where the label flips\n"
+            "y = (x[:, 0] * x[:, 1] > 0).float().unsqueeze(1)  # 1 where x1 and x2 have the same sign\n" + noise)
+    if data.dataset == "gauss":
+        spread = _number(GAUSS_SPREAD + GAUSS_NOISE * data.noise_std)
+        return head + labels + (
+            "centre = y * 1.2 - 0.6  # (n, 1): blobs around (0.6, 0.6) for class 1, (-0.6, -0.6) for class 0\n"
+            f"x = centre + torch.randn({n}, 2) * {spread}"
+            f"  # std: {_number(GAUSS_SPREAD)} + {_number(GAUSS_NOISE)} * noise_std\n")
+    return head + (  # spiral
+        "\n\ndef spiral_arm(m, turn):\n"
+        '    """m points along one arm, evenly spaced in radius from 0 to 1, turned by `turn` radians."""\n'
+        "    radius = torch.arange(m) / m\n"
+        f"    angle = radius * ({_number(SPIRAL_TURNS)} * 2 * math.pi) + turn\n"
+        "    return torch.stack([radius * torch.sin(angle), radius * torch.cos(angle)], dim=1)\n\n\n"
+        f"x = torch.cat([spiral_arm({n1}, 0.0), spiral_arm({n0}, math.pi)])  # the arms half a turn apart\n"
+        + noise + labels)
 
-{sequential_lines(_model_modules(config)).python}
-device = torch.device("{training.device}")
-x, y, model = x.to(device), y.to(device), model.to(device)
-learning_rate = {_number(training.learning_rate)}
-epochs = {training.epochs}
-{_OPTIMIZERS[training.optimizer].python}
-for epoch in range(1, epochs + 1):
-    y_pred = model(x)
-    loss = (y_pred - y).pow(2).{reduction}()
-    model.zero_grad()
+
+def _python_split(config: Config) -> str:
+    fraction, n = config.training.test_fraction, config.data.n_samples
+    if not fraction:
+        return ""
+    held = test_rows(n, fraction)
+    return f"""# Hold out {held} of the {n} rows ({_number(fraction)}) as test data, once, by a permutation from a generator
+# of its own: the weights below are drawn as they would be without a split.
+order = torch.randperm({n}, generator=torch.Generator().manual_seed({config.training.seed}))
+x_test, y_test = x[order[:{held}]], y[order[:{held}]]
+x, y = x[order[{held}:]], y[order[{held}:]]
+
+"""
+
+
+def _python_settings(config: Config) -> str:
+    """Penalties, the loss function and the DataLoader, where the config uses them."""
+    training, lines = config.training, ""
+    if training.l1:
+        lines += f"l1 = {_number(training.l1)}  # weight of the L1 penalty\n"
+    if training.l2:
+        lines += f"l2 = {_number(training.l2)}  # weight of the L2 penalty (weight decay)\n"
+    if config.data.classification:
+        lines += (f'loss_fn = nn.BCEWithLogitsLoss(reduction="{training.reduction}")\n'
+                  "# It takes logits: the sigmoid is inside the loss, computed stably, so the model ends in a\n"
+                  "# plain nn.Linear; torch.sigmoid(model(x)) gives the probability of class 1.\n")
+    if training.batch_size:
+        lines += ("shuffle = torch.Generator()  # reseeded every epoch: the order depends on the seed and epoch alone\n"
+                  f"loader = DataLoader(TensorDataset(x, y), batch_size={training.batch_size}, shuffle=True, "
+                  "generator=shuffle)\n")
+    return lines
+
+
+def _loss_line(config: Config, y_pred: str, y: str) -> str:
+    if config.data.classification:
+        return f"loss_fn({y_pred}, {y})"
+    return f"({y_pred} - {y}).pow(2).{config.training.reduction}()"
+
+
+def _penalty_lines(config: Config) -> str:
+    """The penalties added to the loss, after keeping the loss the chart shows."""
+    training = config.training
+    if not (training.l1 or training.l2):
+        return ""
+    lines = "data_loss = loss.detach()  # the loss the app charts: without the penalties, like the test loss\n"
+    if training.l1:
+        lines += "loss = loss + l1 * sum(p.abs().sum() for p in model.parameters())  # L1 penalty\n"
+    if training.l2:
+        lines += "loss = loss + l2 * sum(p.pow(2).sum() for p in model.parameters())  # L2 penalty: weight decay\n"
+    return lines
+
+
+def _test_lines(config: Config) -> str:
+    if not config.training.test_fraction:
+        return ""
+    accuracy = ("        test_accuracy = ((test_pred > 0).float() == y_test).sum().item() / len(y_test)\n"
+                if config.data.classification else "")
+    return ("    # The test rows, with the weights this epoch starts from: eval() for layers such as dropout,\n"
+            "    # no_grad() as nothing here is trained.\n"
+            "    model.eval()\n"
+            "    with torch.no_grad():\n"
+            "        test_pred = model(x_test)\n"
+            f"        test_loss = {_loss_line(config, 'test_pred', 'y_test')}.item()\n" + accuracy +
+            "    model.train()\n")
+
+
+def _print_line(config: Config, loss: str) -> str:
+    text = f"Epoch: {{epoch}}  Loss: {{{loss}:.6f}}"
+    if config.training.test_fraction:
+        text += "  Test loss: {test_loss:.6f}"
+    if config.data.classification:
+        text += "  Accuracy: {accuracy:.1%}"
+        if config.training.test_fraction:
+            text += "  Test accuracy: {test_accuracy:.1%}"
+    return f'print(f"{text}")'
+
+
+_DIVERGED = 'print(f"Diverged at epoch {epoch}: try a smaller learning_rate or the mean reduction")'
+
+
+def _indented(text: str, spaces: int) -> str:
+    return "".join(" " * spaces + line if line.strip() else line for line in text.splitlines(keepends=True))
+
+
+def _full_batch_loop(config: Config) -> str:
+    """The lesson's loop, with the test rows, accuracy and penalties where the config has them."""
+    kept = "data_loss" if _penalty_lines(config) else "loss"
+    accuracy = ("    accuracy = ((y_pred > 0).float() == y).sum().item() / len(y)\n"
+                if config.data.classification else "")
+    return f"""for epoch in range(1, epochs + 1):
+{_test_lines(config)}    y_pred = model(x)
+    loss = {_loss_line(config, "y_pred", "y")}
+{accuracy}{_indented(_penalty_lines(config), 4)}    model.zero_grad()
     loss.backward()
     if epoch % 10 == 0:
-        print(f"Epoch: {{epoch}}  Loss: {{loss.item():.6f}}")
+        {_print_line(config, f"{kept}.item()")}
     # Like the app, stop before updating once the loss or a gradient is NaN or infinite.
     norms = [torch.linalg.vector_norm(p.grad) for p in model.parameters()]
-    if not torch.isfinite(torch.stack([loss.detach(), *norms])).all():
-        print(f"Diverged at epoch {{epoch}}: try a smaller learning_rate or the mean reduction")
+    if not torch.isfinite(torch.stack([{kept}.detach(), *norms])).all():
+        {_DIVERGED}
         break
-{_UPDATES[training.optimizer].python}'''
+{_UPDATES[config.training.optimizer].python}"""
+
+
+def _batch_loop(config: Config) -> str:
+    """One pass over the shuffled training rows an epoch, an update after every batch."""
+    training = config.training
+    kept = "data_loss" if _penalty_lines(config) else "loss"
+    classify = config.data.classification
+    if training.reduction == "mean":
+        add = f"total += {kept}.item() * len(xb)  # the mean reduction: each batch's mean weighted by its rows"
+        epoch_loss = "train_loss = total / len(x)  # the mean over every training row, as its batch met it"
+    else:
+        add = f"total += {kept}.item()  # the sum reduction: the batches' sums add up"
+        epoch_loss = "train_loss = total  # the sum over every training row, as its batch met it"
+    count = "        right += ((y_pred > 0).float() == yb).sum().item()\n" if classify else ""
+    accuracy = "    accuracy = right / len(x)\n" if classify else ""
+    start = "total, right, diverged = 0.0, 0, False" if classify else "total, diverged = 0.0, False"
+    return f"""for epoch in range(1, epochs + 1):
+{_test_lines(config)}    shuffle.manual_seed({training.seed} + epoch)
+    {start}
+    for xb, yb in loader:
+        y_pred = model(xb)
+        loss = {_loss_line(config, "y_pred", "yb")}
+{count}{_indented(_penalty_lines(config), 8)}        model.zero_grad()
+        loss.backward()
+        # Like the app, stop before updating once the loss or a gradient is NaN or infinite.
+        norms = [torch.linalg.vector_norm(p.grad) for p in model.parameters()]
+        if not torch.isfinite(torch.stack([{kept}.detach(), *norms])).all():
+            diverged = True
+            break
+        {add}
+{_indented(_UPDATES[training.optimizer].python, 4)}    if diverged:
+        {_DIVERGED}
+        break
+    {epoch_loss}
+{accuracy}    if epoch % 10 == 0:
+        {_print_line(config, "train_loss")}
+"""
 
 
 def r_training_script(config: Config) -> str:
     """The same run in R's torch (numbers may differ from Python's; the steps are the same)."""
-    data, training = config.data, config.training
-    n, features = data.n_samples, data.n_features
+    training = config.training
+    batches = training.batch_size > 0
+    loop = _r_batch_loop(config) if batches else _r_full_batch_loop(config)
+    to_device = "x <- x$to(device = device)\ny <- y$to(device = device)\n"
+    if training.test_fraction:
+        to_device += "x_test <- x_test$to(device = device)\ny_test <- y_test$to(device = device)\n"
     return f'''# Module Lab's Train page run in R's torch: Rscript train_module_lab.R
 # Config (the app's URL parameters): ?{_query(config)}
 library(torch)
 {_R_NOTE}
 torch_manual_seed({training.seed})
 
-x <- torch_randn({n}, {features})
-noise <- torch_randn({n}, 1) * {_number(data.noise_std)}
-{_r_target(data.coefficients)}
-
-{sequential_lines(_model_modules(config)).r}
+{_r_data(config)}
+{_r_split(config)}{sequential_lines(_model_modules(config)).r}
 device <- torch_device("{training.device}")
-x <- x$to(device = device)
-y <- y$to(device = device)
-model$to(device = device)
+{to_device}model$to(device = device)
 learning_rate <- {_number(training.learning_rate)}
-{_OPTIMIZERS[training.optimizer].r}
-for (epoch in 1:{training.epochs}) {{
-  y_pred <- model(x)
-  loss <- (y_pred - y)$pow(2)${training.reduction}()
-  model$zero_grad()
+{_r_settings(config)}{_OPTIMIZERS[training.optimizer].r}
+{loop}'''
+
+
+def _r_data(config: Config) -> str:
+    data = config.data
+    n = data.n_samples
+    if not data.classification:
+        return (f"x <- torch_randn({n}, {data.n_features})\nnoise <- torch_randn({n}, 1) * {_number(data.noise_std)}\n"
+                f"{_r_target(data.coefficients)}\n")
+    n1, n0 = n - n // 2, n // 2
+    noise = f"x <- x + torch_randn({n}, 2) * {_number(POSITION_NOISE * data.noise_std)}\n"
+    labels = f"y <- torch_cat(list(torch_ones({n1}), torch_zeros({n0})))$unsqueeze(2)  # class 1, then class 0\n"
+    head = f'# The "{data.dataset}" set: x of shape ({n}, 2), labels y of shape ({n}, 1), 1 or 0\n'
+    if data.dataset == "circle":
+        return head + (
+            f"radius <- torch_cat(list(torch_rand({n1}) * 0.5, 0.7 + torch_rand({n0}) * 0.3))\n"
+            f"angle <- torch_rand({n}) * (2 * pi)\n"
+            "x <- torch_stack(list(radius * torch_cos(angle), radius * torch_sin(angle)), dim = 2)\n"
+            + noise + labels)
+    if data.dataset == "xor":
+        return head + (
+            f"x <- torch_rand({n}, 2) * 2 - 1\n"
+            f"x <- x + torch_sign(x) * {_number(XOR_PADDING)}\n"
+            "y <- (x[, 1] * x[, 2] > 0)$to(dtype = torch_float())$unsqueeze(2)\n" + noise)
+    if data.dataset == "gauss":
+        return head + labels + (
+            "centre <- y * 1.2 - 0.6\n"
+            f"x <- centre + torch_randn({n}, 2) * {_number(GAUSS_SPREAD + GAUSS_NOISE * data.noise_std)}\n")
+    return head + (  # spiral
+        "spiral_arm <- function(m, turn) {\n"
+        "  radius <- torch_arange(0, m - 1) / m  # R's torch_arange includes its end\n"
+        f"  angle <- radius * ({_number(SPIRAL_TURNS)} * 2 * pi) + turn\n"
+        "  torch_stack(list(radius * torch_sin(angle), radius * torch_cos(angle)), dim = 2)\n"
+        "}\n"
+        f"x <- torch_cat(list(spiral_arm({n1}, 0), spiral_arm({n0}, pi)))\n" + noise + labels)
+
+
+def _r_split(config: Config) -> str:
+    fraction, n = config.training.test_fraction, config.data.n_samples
+    if not fraction:
+        return ""
+    held = test_rows(n, fraction)
+    return (f"# Hold out {held} of the {n} rows as test data (R counts rows from 1)\n"
+            f"order <- as.integer(torch_randperm({n})) + 1L\n"
+            f"x_test <- x[order[1:{held}], , drop = FALSE]\ny_test <- y[order[1:{held}], , drop = FALSE]\n"
+            f"x <- x[order[{held + 1}:{n}], , drop = FALSE]\ny <- y[order[{held + 1}:{n}], , drop = FALSE]\n\n")
+
+
+def _r_settings(config: Config) -> str:
+    training, lines = config.training, ""
+    if training.l1:
+        lines += f"l1 <- {_number(training.l1)}\n"
+    if training.l2:
+        lines += f"l2 <- {_number(training.l2)}\n"
+    if config.data.classification:
+        lines += (f'loss_fn <- nn_bce_with_logits_loss(reduction = "{training.reduction}")  # takes logits; '
+                  "torch_sigmoid() gives probabilities\n")
+    if training.batch_size:
+        lines += f"loader <- dataloader(tensor_dataset(x, y), batch_size = {training.batch_size}, shuffle = TRUE)\n"
+    return lines
+
+
+def _r_loss(config: Config, y_pred: str, y: str) -> str:
+    if config.data.classification:
+        return f"loss_fn({y_pred}, {y})"
+    return f"({y_pred} - {y})$pow(2)${config.training.reduction}()"
+
+
+def _r_penalty(config: Config, indent: str) -> str:
+    training, lines = config.training, ""
+    if training.l1 or training.l2:
+        lines += f"{indent}data_loss <- loss$item()  # the loss the app charts, without the penalties\n"
+    if training.l1:
+        lines += f"{indent}loss <- loss + l1 * Reduce(`+`, lapply(model$parameters, function(p) p$abs()$sum()))\n"
+    if training.l2:
+        lines += f"{indent}loss <- loss + l2 * Reduce(`+`, lapply(model$parameters, function(p) p$pow(2)$sum()))\n"
+    return lines
+
+
+def _r_test(config: Config) -> str:
+    if not config.training.test_fraction:
+        return ""
+    accuracy = ("    test_accuracy <- ((test_pred > 0)$to(dtype = torch_float()) == y_test)$sum()$item() / "
+                "y_test$size(1)\n" if config.data.classification else "")
+    return ("  model$eval()\n  with_no_grad({\n    test_pred <- model(x_test)\n"
+            f"    test_loss <- {_r_loss(config, 'test_pred', 'y_test')}$item()\n" + accuracy + "  })\n  model$train()\n")
+
+
+def _r_print(config: Config, loss: str) -> str:
+    text, values = "Epoch: %d  Loss: %.6f", ["epoch", loss]
+    if config.training.test_fraction:
+        text, values = text + "  Test loss: %.6f", [*values, "test_loss"]
+    if config.data.classification:
+        text, values = text + "  Accuracy: %.1f%%", [*values, "100 * accuracy"]
+        if config.training.test_fraction:
+            text, values = text + "  Test accuracy: %.1f%%", [*values, "100 * test_accuracy"]
+    return f'cat(sprintf("{text}\\n", {", ".join(values)}))'
+
+
+def _r_full_batch_loop(config: Config) -> str:
+    training = config.training
+    penalty = training.l1 or training.l2
+    accuracy = ("  accuracy <- ((y_pred > 0)$to(dtype = torch_float()) == y)$sum()$item() / y$size(1)\n"
+                if config.data.classification else "")
+    return f"""for (epoch in 1:{training.epochs}) {{
+{_r_test(config)}  y_pred <- model(x)
+  loss <- {_r_loss(config, "y_pred", "y")}
+{accuracy}{_r_penalty(config, "  ")}  model$zero_grad()
   loss$backward()
-  if (epoch %% 10 == 0) cat(sprintf("Epoch: %d  Loss: %.6f\\n", epoch, loss$item()))
+  if (epoch %% 10 == 0) {_r_print(config, "data_loss" if penalty else "loss$item()")}
 {_UPDATES[training.optimizer].r}}}
-'''
+"""
+
+
+def _r_batch_loop(config: Config) -> str:
+    training = config.training
+    penalty = training.l1 or training.l2
+    classify = config.data.classification
+    batch_loss = "data_loss" if penalty else "loss$item()"
+    weight = " * xb$size(1)" if training.reduction == "mean" else ""
+    divide = " / x$size(1)" if training.reduction == "mean" else ""
+    count = "    right <- right + ((y_pred > 0)$to(dtype = torch_float()) == yb)$sum()$item()\n" if classify else ""
+    accuracy = "  accuracy <- right / x$size(1)\n" if classify else ""
+    return f"""for (epoch in 1:{training.epochs}) {{
+{_r_test(config)}  total <- 0
+{"  right <- 0" + chr(10) if classify else ""}  coro::loop(for (batch in loader) {{
+    xb <- batch[[1]]
+    yb <- batch[[2]]
+    y_pred <- model(xb)
+    loss <- {_r_loss(config, "y_pred", "yb")}
+{count}{_r_penalty(config, "    ")}    total <- total + {batch_loss}{weight}
+    model$zero_grad()
+    loss$backward()
+{_indented(_UPDATES[training.optimizer].r, 2)}  }})
+  train_loss <- total{divide}
+{accuracy}  if (epoch %% 10 == 0) {_r_print(config, "train_loss")}
+}}
+"""

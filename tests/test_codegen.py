@@ -32,6 +32,18 @@ DEEP = SequentialSpec((LayerSpec("Linear", 4, 8), LayerSpec("LeakyReLU"), LayerS
 TWENTY_COEFFICIENTS = "12.5,-0.3,7.0,-99.9,0.001,-1.3,45.25,-0.5,0.2,-63.0,3.75,-8.8,0.0,21.0,-0.07,5.5,-17.25,9.9,-2.0,0.6"
 
 
+# Issue 14's done-when run, shorter: a classification set, mini-batches, a test split and L2.
+PLAYGROUND = dict(dataset="xor", test_fraction=0.3, hidden_sizes="8,8", activation="Tanh", optimizer="adam",
+                  learning_rate=0.03, epochs=30, batch_size=16, l2=0.0001, reduction="mean")
+PLAYGROUND_OPTIONS = {
+    "circle-full-batch-l1": dict(dataset="circle", test_fraction=0.2, l1=0.001, optimizer="sgd", learning_rate=0.1,
+                                 reduction="mean", epochs=20),
+    "gauss-sum-batches": dict(dataset="gauss", batch_size=30, reduction="sum", learning_rate=0.001, epochs=20),
+    "spiral-everything": dict(PLAYGROUND, dataset="spiral", l1=0.0005, n_samples=90, noise_std=0.5, seed=5),
+    "lesson-split-batches": dict(test_fraction=0.25, batch_size=7, l2=0.01, epochs=20),
+}
+
+
 def run_code(code: str) -> tuple[dict, str]:
     """Execute a step's script here: its variables and what it printed."""
     namespace: dict = {}
@@ -140,7 +152,9 @@ def test_r_code_uses_r_torch_names():
     *(sequential_code(step, DEEP, Upstream("sum"), index=2).r for step in range(1, 6)),
     r_training_script(Config().replace(optimizer="adam", hidden_sizes="8,4")),
     r_training_script(Config().replace(coefficients=TWENTY_COEFFICIENTS)),
-], ids=[*(f"layers-{n}" for n in range(1, 7)), *(f"models-{n}" for n in range(1, 6)), "train", "train-20-inputs"])
+    *(r_training_script(Config().replace(**changes)) for changes in (PLAYGROUND, *PLAYGROUND_OPTIONS.values())),
+], ids=[*(f"layers-{n}" for n in range(1, 7)), *(f"models-{n}" for n in range(1, 6)), "train", "train-20-inputs",
+        "playground", *PLAYGROUND_OPTIONS])
 def test_r_code_has_balanced_brackets_and_no_python_literals(code):
     for opening, closing in ("()", "[]", "{}"):
         assert code.count(opening) == code.count(closing)
@@ -193,6 +207,36 @@ def test_training_scripts_data_is_the_apps_bit_for_bit(coefficients):
     exec(compile(data_lines, "<training script>", "exec"), namespace)
     x, y, _ = build_run(config)
     assert torch.equal(namespace["x"], x) and torch.equal(namespace["y"], y)
+
+
+def test_the_training_script_prints_the_apps_losses_with_mini_batches_a_test_split_and_l2(tmp_path):
+    config = Config().replace(**PLAYGROUND)
+    expected = trainer_losses(config)
+    assert expected[-1].startswith("Epoch: 30  Loss: ") and "  Test loss: " in expected[-1]
+    assert "  Accuracy: " in expected[-1] and "  Test accuracy: " in expected[-1]
+    assert script_losses(training_script(config), tmp_path) == expected
+
+
+@pytest.mark.parametrize("changes", PLAYGROUND_OPTIONS.values(), ids=PLAYGROUND_OPTIONS.keys())
+def test_the_training_script_follows_every_new_option(tmp_path, changes):
+    config = Config().replace(**changes)
+    assert script_losses(training_script(config), tmp_path) == trainer_losses(config)
+
+
+@pytest.mark.parametrize("dataset", ["circle", "xor", "gauss", "spiral"])
+def test_the_training_scripts_classification_data_is_the_apps_bit_for_bit(dataset):
+    config = Config().replace(dataset=dataset, n_samples=73, noise_std=0.7, seed=2)
+    data_lines = training_script(config).split("\nmodel = ")[0]
+    namespace = {}
+    exec(compile(data_lines, "<training script>", "exec"), namespace)
+    x, y, _ = build_run(config)
+    assert torch.equal(namespace["x"], x) and torch.equal(namespace["y"], y)
+
+
+def test_the_default_script_has_none_of_the_new_options_code():
+    script = training_script(Config()).split('"""', 2)[2]  # after the docstring, which lists every field
+    for absent in ("DataLoader", "x_test", "l1", "l2", "BCEWithLogitsLoss", "data_loss", "import math"):
+        assert absent not in script
 
 
 def test_training_scripts_write_the_lessons_formula():
