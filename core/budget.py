@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from core.config import Config, Limits, parameter_count
+from core.config import Config, Limits, parameter_count, test_rows
 from core.trainer import Trainer, seconds_per_epoch
 
 # Two calibration runs: the lesson's network (mostly overhead) and one whose products dominate.
@@ -37,6 +37,14 @@ def work_units(config: Config, data_shape: tuple[int, int] | None = None) -> int
     """parameters x samples of one epoch; `data_shape` is an upload's (rows, features)."""
     n_samples, n_features = data_shape or (config.data.n_samples, config.data.n_features)
     return parameter_count(config.layer_sizes(n_features)) * n_samples
+
+
+def steps_per_epoch(config: Config, data_shape: tuple[int, int] | None = None) -> int:
+    """Updates an epoch: one for the full batch, else one per batch of the training rows."""
+    n_samples = data_shape[0] if data_shape else config.data.n_samples
+    rows = n_samples - test_rows(n_samples, config.training.test_fraction)
+    batch = config.training.batch_size
+    return -(-rows // batch) if batch else 1
 
 
 def fit(small: tuple[int, float], large: tuple[int, float]) -> Calibration:
@@ -85,8 +93,13 @@ def _duration(seconds: float) -> str:
 
 def estimate(config: Config, limits: Limits, data_shape: tuple[int, int] | None = None,
              calibration: Calibration | None = None) -> Estimate:
-    """The run's training time on this machine, before it starts."""
-    per_epoch = (calibration or calibrate()).seconds_per_epoch(work_units(config, data_shape))
+    """The run's training time on this machine, before it starts.
+
+    Mini-batches pay the per-step overhead once a batch; the products still cost parameters x samples.
+    """
+    fit = calibration or calibrate()
+    extra_steps = steps_per_epoch(config, data_shape) - 1
+    per_epoch = fit.seconds_per_epoch(work_units(config, data_shape)) + fit.overhead * extra_steps
     epochs = config.training.epochs
     return Estimate(per_epoch * epochs, per_epoch, epochs, limits.max_run_seconds)
 

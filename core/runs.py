@@ -8,6 +8,7 @@ runs cost at most one snapshot budget plus `max_runs` small records.
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ class KeptRun:
     epochs_trained: int
     seconds: float  # time spent in Trainer.step
     outcome: str  # finished, stopped, diverged, failed or reset
+    test_loss: float = math.nan  # the last epoch's, NaN without a test split
+    accuracy: float = math.nan  # fraction of training rows right at the last epoch, NaN for regression
+    test_accuracy: float = math.nan
     ticked: bool = True  # drawn on the comparison chart
     pinned: bool = False  # never dropped by the cap while an unpinned run is left
 

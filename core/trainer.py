@@ -328,6 +328,9 @@ class Trainer:
         return _numpy(self.y).ravel(), _numpy(y_pred).ravel()
 
     def r_squared(self) -> float:
+        """1 - residual / total variance on the training rows; NaN for classification, whose outputs are logits."""
+        if self.classification:
+            return float("nan")
         y_true, y_pred = self.predictions()
         residual = float(np.sum((y_true - y_pred) ** 2))
         total = float(np.sum((y_true - y_true.mean()) ** 2))

@@ -240,3 +240,17 @@ def test_xor_needs_a_hidden_layer():
         return train(config).history.accuracies[-1]
 
     assert accuracy("") < 0.7 and accuracy("4") > 0.9
+
+
+# ----------------------------------------------------------------- budget ---
+
+from core.budget import Calibration, estimate, steps_per_epoch  # noqa: E402
+from core.config import LIMITS  # noqa: E402
+
+
+def test_mini_batches_pay_the_step_overhead_once_a_batch():
+    config = Config().replace(test_fraction=0.3, batch_size=16)  # 70 training rows: 5 batches
+    assert steps_per_epoch(config) == 5 and steps_per_epoch(Config()) == 1
+    fit = Calibration(overhead=0.001, per_unit=1e-9)
+    full, batched = estimate(Config(), LIMITS, calibration=fit), estimate(config, LIMITS, calibration=fit)
+    assert batched.seconds_per_epoch - full.seconds_per_epoch == pytest.approx(4 * 0.001)

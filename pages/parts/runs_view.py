@@ -8,6 +8,7 @@ pauses or ends.
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -111,12 +112,23 @@ def curves(store: RunStore, trainer: Trainer | None) -> list[tuple[str, object, 
 def runs_table(store: RunStore, every_setting: bool = False) -> pd.DataFrame:
     """One row a kept run: the settings that differ between the ticked runs (all with `every_setting`)."""
     settings = list(FIELDS) if every_setting else differing_fields([run.config for run in store.ticked()])
+    metrics = [column for column, has in (("test loss", any(not math.isnan(r.test_loss) for r in store.runs)),
+                                          ("accuracy", any(not math.isnan(r.accuracy) for r in store.runs)),
+                                          ("test accuracy", any(not math.isnan(r.test_accuracy) for r in store.runs)))
+               if has]  # only where a kept run has them: a regression-only table stays as it was
     rows = [{"show": run.ticked, "pin": run.pinned, "name": run.name,
              **{name: FIELDS[name].format(run.config.values()[name]) for name in settings},
-             "final loss": run.final_loss, "R²": run.r_squared, "epochs": run.epochs_trained,
+             "final loss": run.final_loss,
+             **{column: value for column, value in final_metrics(run).items() if column in metrics},
+             "R²": run.r_squared, "epochs": run.epochs_trained,
              "time (s)": round(run.seconds, 2), "outcome": run.outcome, "link": run_link(run.config)}
             for run in store.runs]
     return pd.DataFrame(rows)
+
+
+def final_metrics(run: KeptRun) -> dict[str, float]:
+    """The last epoch's test loss, and the accuracies as percentages (NaN where a run has none)."""
+    return {"test loss": run.test_loss, "accuracy": 100 * run.accuracy, "test accuracy": 100 * run.test_accuracy}
 
 
 def run_link(config: Config) -> str:
@@ -129,6 +141,10 @@ def column_config() -> dict:
             "pin": st.column_config.CheckboxColumn("pin", help=EDITABLE["pin"], width="small"),
             "name": st.column_config.TextColumn("name", help=EDITABLE["name"], max_chars=40),
             "final loss": st.column_config.NumberColumn("final loss", format="%.6g"),
+            "test loss": st.column_config.NumberColumn("test loss", format="%.6g"),
+            "accuracy": st.column_config.NumberColumn("accuracy", format="%.1f%%", help="Training rows right, last epoch"),
+            "test accuracy": st.column_config.NumberColumn("test accuracy", format="%.1f%%",
+                                                           help="Held-out rows right, last epoch"),
             "R²": st.column_config.NumberColumn("R²", format="%.4f"),
             "link": st.column_config.LinkColumn("link", display_text="open", help="This run's settings as a link")}
 
