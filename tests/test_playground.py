@@ -254,3 +254,29 @@ def test_mini_batches_pay_the_step_overhead_once_a_batch():
     fit = Calibration(overhead=0.001, per_unit=1e-9)
     full, batched = estimate(Config(), LIMITS, calibration=fit), estimate(config, LIMITS, calibration=fit)
     assert batched.seconds_per_epoch - full.seconds_per_epoch == pytest.approx(4 * 0.001)
+
+
+# ---------------------------------------------------------------- presets ---
+
+from core.presets import PRESETS  # noqa: E402
+
+PRESET = {preset.name: preset for preset in PRESETS}
+
+
+def test_the_overfit_preset_overfits():
+    history = train(PRESET["overfit"].config).history
+    best = int(np.argmin(history.test_losses))
+    assert best < 100 and history.test_losses[-1] > 1.5 * history.test_losses[best]
+    assert history.losses[-1] < 0.01 * history.losses[best]  # while the training loss keeps falling
+
+
+def test_xor_is_half_right_without_a_hidden_layer_and_solved_with_four_units():
+    without, with_four = (train(PRESET[name].config).history for name in ("xor needs a hidden layer",
+                                                                          "xor, one hidden layer of 4"))
+    assert without.accuracies[-1] < 0.6 and without.test_accuracies[-1] < 0.6
+    assert with_four.accuracies[-1] > 0.95 and with_four.test_accuracies[-1] > 0.85
+
+
+def test_the_spiral_preset_learns_the_spiral():
+    history = train(PRESET["spiral"].config).history
+    assert history.accuracies[-1] > 0.95 and history.test_accuracies[-1] > 0.9
