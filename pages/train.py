@@ -36,6 +36,25 @@ config, view = setup.config, setup.view
 state.sync_run(config)
 trainer: Trainer | None = st.session_state.get("trainer")
 
+WHY_LOGITS = (
+    "**Classification: the model outputs logits.** Its last `nn.Linear` gives one number per point, any real value; "
+    "`nn.BCEWithLogitsLoss` applies the sigmoid inside the loss, where `log(sigmoid(z))` is computed as one "
+    "numerically stable expression (a separate `nn.Sigmoid` then `nn.BCELoss` rounds large logits to probabilities "
+    "of exactly 0 or 1, whose log is infinite). `torch.sigmoid(model(x))` turns a logit into the probability of "
+    "class 1; a logit above 0 is a probability above 0.5, which is how accuracy counts a point as class 1."
+)
+
+
+def show_task_notes() -> None:
+    """What changes with the options beyond the lesson's: logits for classification, summed test losses."""
+    if config is None:
+        return
+    if config.data.classification:
+        st.info(WHY_LOGITS, icon=":material/lightbulb:")
+    if config.training.test_fraction and config.training.reduction == "sum":
+        st.caption("With the sum reduction each loss adds up its own rows, and the test set has fewer of them; "
+                   "choose **mean** to compare the two curves directly.")
+
 
 def show_model_summary() -> None:
     """print(model), its size, and where its tensors live."""
@@ -81,6 +100,9 @@ def show_outcome(run: Trainer) -> None:
         return
     if st.session_state.status not in (state.Status.FINISHED, state.Status.STOPPED):
         return
+    if run.x_test is not None or run.classification:
+        show_split_outcome(run)
+        return
     y_true, y_pred = run.predictions()
     r2 = run.r_squared()
     cols = st.columns(3)
@@ -92,6 +114,27 @@ def show_outcome(run: Trainer) -> None:
     names = setup.dataset.feature_names if run.uploaded and setup.dataset is not None else None
     true = None if run.uploaded else run.config.data.coefficients
     right.plotly_chart(figures.sensitivity_figure(run.input_sensitivities(), true, names=names), key="sensitivities")
+
+
+def show_split_outcome(run: Trainer) -> None:
+    """Train and test side by side: the last epoch's loss, and for classification its accuracy."""
+    history, held_out = run.history, run.x_test is not None
+    metrics = [("loss · train", f"{history.losses[-1]:.6g}")]
+    if held_out:
+        metrics.append(("loss · test", f"{history.test_losses[-1]:.6g}"))
+    if run.classification:
+        metrics.append(("accuracy · train", f"{history.accuracies[-1]:.1%}"))
+        if held_out:
+            metrics.append(("accuracy · test", f"{history.test_accuracies[-1]:.1%}"))
+    metrics.append(("Epochs trained", f"{run.epoch:,}"))
+    for col, (label, value) in zip(st.columns(len(metrics)), metrics):
+        col.metric(label, value)
+    if held_out:
+        st.caption(f"Train: the {len(run.y):,} rows the model learns from; test: the {len(run.y_test):,} held out. "
+                   "The last epoch's values, with the weights that epoch started from.")
+    if not run.classification:
+        y_true, y_pred = run.predictions()
+        st.plotly_chart(figures.prediction_figure(y_true, y_pred, r_squared=run.r_squared()), key="predictions")
 
 
 def show_device_timing() -> None:
@@ -140,6 +183,7 @@ def show_problems(errors: ConfigError | None) -> None:
 
 
 show_problems(st.session_state.get("config_error"))
+show_task_notes()
 for warning in state.warnings(config, trainer):
     st.warning(warning)
 show_controls()
@@ -171,4 +215,4 @@ show_files()
 if ready_to_start:
     # Last: nothing above waits for building the start view's Trainer and figures.
     start = state.initial_weights(config, setup.dataset)
-    live_view.show(start_frame(start, config.training.epochs, view["log_scale"]))
+    live_view.show(start_frame(start, config.training.epochs, view["log_scale"], config.training.test_fraction > 0))

@@ -31,6 +31,19 @@ def test_loss_figure_draws_every_epoch_and_marks_changes():
     assert fig.layout.title.text == "Loss (epoch 50: 1)"
 
 
+def test_loss_figure_draws_train_and_test_on_one_chart():
+    epochs, train, test = np.arange(1, 101), np.linspace(2, 0.1, 100), np.linspace(2, 3, 100)
+    fig = figures.loss_figure(epochs, train, test_losses=test)
+    assert [trace.name for trace in fig.data] == ["train", "test"] and fig.layout.showlegend
+    np.testing.assert_allclose(fig.data[0].y, train, rtol=1e-6)
+    np.testing.assert_allclose(fig.data[1].y, test, rtol=1e-6)
+    assert fig.layout.title.text == "Loss (epoch 100: train 0.1, test 3)"
+    one = figures.loss_figure(epochs, train)
+    assert [trace.name for trace in one.data] == ["loss"] and not one.layout.showlegend
+    long = figures.loss_figure(np.arange(1, 100_001), np.ones(100_000), test_losses=np.ones(100_000))
+    assert max(len(trace.y) for trace in long.data) <= common.MAX_POINTS  # both curves decimated
+
+
 def test_decimate_bounds_points_keeps_spikes_and_the_last_epoch():
     y = np.ones(100_000)
     y[54_321] = 1e6

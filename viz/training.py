@@ -115,8 +115,12 @@ def loss_figure(
     diverged_at: int | None = None,
     total_epochs: int | None = None,
     max_points: int = MAX_POINTS,
+    test_losses: Sequence[float] | None = None,
 ) -> go.Figure:
-    """The loss of every epoch; learning-rate changes and a divergence marked."""
+    """The loss of every epoch; learning-rate changes and a divergence marked.
+
+    With `test_losses` (one per epoch, the held-out rows' loss) two traces, `train` and `test`, with a legend.
+    """
     x, y = decimate(epochs, losses, max_points)
     markers = [_vline(epoch, f"lr={rate:g}", "#777") for epoch, rate in list(lr_changes)[-MAX_LR_MARKERS:]]
     if diverged_at is not None:
@@ -125,16 +129,29 @@ def loss_figure(
     if not len(epochs):  # before the first epoch: say where the curve will be, not an invented y range
         markers.append(({}, dict(text="each epoch's loss appears here", x=0.5, y=0.5, xref="paper", yref="paper",
                                  showarrow=False, font=dict(size=13, color="#777"))))
-    trace = dict(type="scatter", x=compact(x), y=compact(y), mode="lines", name="loss", line=dict(color=LAYER_COLOURS[0], width=2),
-                 hovertemplate="epoch %{x}<br>loss %{y:.6g}<extra></extra>")
-    ticks, label_chars = _value_axis([y], log_scale, digits=4)
-    return make_figure([trace], dict(
+    with_test = test_losses is not None
+    trace = dict(type="scatter", x=compact(x), y=compact(y), mode="lines", name="train" if with_test else "loss",
+                 line=dict(color=LAYER_COLOURS[0], width=2),
+                 hovertemplate=f"epoch %{{x}}<br>{'train loss' if with_test else 'loss'} %{{y:.6g}}<extra></extra>")
+    traces, curves = [trace], [y]
+    if with_test:
+        test_x, test_y = decimate(epochs, test_losses, max_points)
+        traces.append(dict(type="scatter", x=compact(test_x), y=compact(test_y), mode="lines", name="test",
+                           line=dict(color=LAYER_COLOURS[1], width=2, dash="dash"),
+                           hovertemplate="epoch %{x}<br>test loss %{y:.6g}<extra></extra>"))
+        curves.append(test_y)
+        if len(epochs):
+            last = f" (epoch {int(epochs[-1])}: train {float(losses[-1]):.6g}, test {float(test_losses[-1]):.6g})"
+    ticks, label_chars = _value_axis(curves, log_scale, digits=4)
+    legend = dict(showlegend=True, legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom")) \
+        if with_test else dict(showlegend=False)
+    return make_figure(traces, dict(
         title=dict(text=f"Loss{last}"),
         xaxis=dict(title=dict(text="epoch"), range=[0, total_epochs] if total_epochs else None),
         yaxis=dict(title=dict(text="loss"), type="log" if log_scale else "linear", showticklabels=bool(len(epochs)),
                    **ticks),
-        shapes=[shape for shape, _ in markers if shape], annotations=[note for _, note in markers], showlegend=False,
-        margin=dict(BASE_LAYOUT["margin"], l=_left_margin(label_chars)),
+        shapes=[shape for shape, _ in markers if shape], annotations=[note for _, note in markers],
+        margin=dict(BASE_LAYOUT["margin"], l=_left_margin(label_chars)), **legend,
     ))
 
 

@@ -8,7 +8,7 @@ from core.config import Limits
 from core.tabular import DataError, Dataset, mostly_numeric_columns, numeric_columns, prepare, read_csv
 from pages.parts.classroom import locked
 
-SOURCES = {"lesson": "The lesson's data", "csv": "Upload a CSV"}
+SOURCES = {"lesson": "Generated", "csv": "Upload a CSV"}
 
 
 def _read(upload, caps: Limits):
@@ -48,7 +48,7 @@ def uploaded_dataset(caps: Limits) -> tuple[Dataset | None, str | None]:
     upload = st.file_uploader("CSV with a header row", type=["csv"], key="csv_file",
                               help=f"Numbers only in the chosen columns; up to {caps.max_samples:,} rows.")
     if upload is None:
-        return None, "Upload a CSV file, or switch the data source back to the lesson's data."
+        return None, "Upload a CSV file, or switch the data source back to generated data."
     try:
         target, features, drop = _choose_columns(_read(upload, caps))
         dataset = prepare(_read(upload, caps), target, features, drop)

@@ -23,7 +23,7 @@ from pages.parts.sharing import budget_refusal
 
 # Fields a run may take on mid-run; any other change needs a Reset.
 LIVE_FIELDS = ("learning_rate", "epochs")
-SYNTHETIC_DATA_FIELDS = ("n_samples", "noise_std", "coefficients")  # unused by a run on uploaded data
+SYNTHETIC_DATA_FIELDS = ("n_samples", "noise_std", "coefficients", "dataset")  # unused by a run on uploaded data
 
 
 class Status(StrEnum):
@@ -284,7 +284,8 @@ def model_summary(config: Config, trainer: Trainer | None, n_features: int) -> t
     """print(model), the parameter count and the tensor table, for the run or the config."""
     if trainer is not None and not needs_reset(config, trainer):
         model = trainer.model
-        tensors = {"x": trainer.x, "y": trainer.y, **dict(model.named_parameters())}
+        held_out = {"x_test": trainer.x_test, "y_test": trainer.y_test} if trainer.x_test is not None else {}
+        tensors = {"x": trainer.x, "y": trainer.y, **held_out, **dict(model.named_parameters())}
     else:
         model = build_model(config.model, n_features)
         tensors = dict(model.named_parameters())

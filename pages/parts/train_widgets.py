@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import streamlit as st
 
 from core.config import (
     ACTIVATIONS,
+    DATASETS,
     FIELDS,
     LEARNING_RATE_RANGE,
     MAX_SEED,
@@ -27,6 +29,7 @@ from core.config import (
     shown,
 )
 from core.device import cuda_unavailable_reason
+from core.presets import PRESETS
 from core.tabular import Dataset
 from pages.parts import classroom
 from pages.parts.classroom import locked
@@ -42,6 +45,13 @@ PERSISTED = [*FIELDS, *VIEW_DEFAULTS, "data_source"]
 LEARNING_RATES = sorted(
     float(f"{m}e{e}") for e in range(-6, 1) for m in (1, 2, 5) if float(f"{m}e{e}") <= LEARNING_RATE_RANGE[1]
 )
+
+
+DATASET_LABELS = {"lesson": "the lesson's regression", "circle": "circle", "xor": "xor", "gauss": "gauss: two blobs",
+                  "spiral": "spiral"}
+assert set(DATASET_LABELS) == set(DATASETS)
+TEST_FRACTIONS = tuple(round(0.1 * i, 1) for i in range(10))  # 0 to 0.9
+PENALTIES = (0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)  # of l1 and l2, as Playground offers
 
 
 def limits() -> Limits:
@@ -120,16 +130,37 @@ def _data_widgets(caps: Limits) -> tuple[Dataset | None, str | None]:
     st.subheader("Data")
     dataset, data_error = uploaded_dataset(caps)
     if st.session_state.data_source == "lesson":
+        st.selectbox("Data set", DATASETS, key="dataset", disabled=locked("dataset"), format_func=DATASET_LABELS.get,
+                     help="The lesson's regression, or one of TensorFlow Playground's classification sets: "
+                          "points (x1, x2) on the plane labelled 0 or 1.")
+        classification = st.session_state.dataset != "lesson"
         st.number_input("Samples", key="n_samples", disabled=locked("n_samples"), min_value=1, max_value=caps.max_samples, step=10,
-                        help=f"Rows of x ~ N(0, 1); 1 to {caps.max_samples:,}.")
+                        help=f"Points on the plane; 1 to {caps.max_samples:,}." if classification else
+                        f"Rows of x ~ N(0, 1); 1 to {caps.max_samples:,}.")
         st.number_input("Noise std", key="noise_std", disabled=locked("noise_std"), min_value=0.0, max_value=10.0, step=0.1, format="%.2f",
-                        help="y gets + N(0, std²) noise; the lesson uses 1.")
-        st.text_input("Target coefficients", key="coefficients", disabled=locked("coefficients"),
-                      help="y = c1·x1 + c2·x2 + … + noise; one input per coefficient. The lesson: 0.2, -1.3, -0.5.")
-        read_as("coefficients", caps)
+                        help="Moves each point by N(0, (0.1·std)²) on each axis (gauss: widens the blobs)."
+                        if classification else "y gets + N(0, std²) noise; the lesson uses 1.")
+        if not classification:
+            st.text_input("Target coefficients", key="coefficients", disabled=locked("coefficients"),
+                          help="y = c1·x1 + c2·x2 + … + noise; one input per coefficient. The lesson: 0.2, -1.3, -0.5.")
+            read_as("coefficients", caps)
+    fractions = sorted({*TEST_FRACTIONS, float(st.session_state.test_fraction)})
+    st.select_slider("Test fraction", fractions, key="test_fraction", disabled=locked("test_fraction"),
+                     format_func=lambda v: f"{v:.0%}" if round(100 * v) == 100 * v else f"{v:g}",
+                     help="Rows held out, picked once with the seed: the model never trains on them, and their loss "
+                          "(model.eval(), torch.no_grad()) is drawn beside the training loss. 0: train on every row.")
     st.number_input("Seed", key="seed", disabled=locked("seed"), min_value=0, max_value=MAX_SEED, step=1,
-                    help="Seeds the data and the initial weights: the same seed gives the same run.")
+                    help="Seeds the data, the split and the initial weights: the same seed gives the same run.")
     return dataset, data_error
+
+
+def _presets() -> None:
+    """Links to runs worth trying (core/presets.py); not in a teacher's exercise, which fixes its own settings."""
+    if classroom.exercise().locked:
+        return
+    links = " · ".join(f"[{preset.name}](train?{urlencode(preset.config.to_query_params())} \"{preset.shows}\")"
+                       for preset in PRESETS)
+    st.markdown(f"Try: {links}", help="Each link opens the Train page with that run's settings; hover for what it shows.")
 
 
 def _network_widgets(caps: Limits) -> None:
@@ -147,7 +178,7 @@ def _network_widgets(caps: Limits) -> None:
     st.selectbox("Activation", ACTIVATIONS, key="activation", disabled=locked("activation"), help="The nn module placed after each hidden Linear.")
 
 
-def _training_widgets() -> None:
+def _training_widgets(caps: Limits) -> None:
     st.subheader("Training")
     rates = sorted({*LEARNING_RATES, float(st.session_state.learning_rate)})
     st.select_slider("Learning rate", rates, key="learning_rate", disabled=locked("learning_rate"), format_func=lambda v: f"{v:g}",
@@ -156,6 +187,15 @@ def _training_widgets() -> None:
     st.radio("Loss reduction", REDUCTIONS, key="reduction", disabled=locked("reduction"), horizontal=True,
              help="sum: (y_pred - y).pow(2).sum(), as in the lesson; mean divides it by the number of samples.")
     st.selectbox("Update rule", list(OPTIMIZER_LABELS), key="optimizer", disabled=locked("optimizer"), format_func=OPTIMIZER_LABELS.get)
+    st.number_input("Batch size", key="batch_size", disabled=locked("batch_size"), min_value=0, max_value=caps.max_samples,
+                    step=1, help="0: every training row in one step, the lesson's full batch. Otherwise a "
+                                 "torch.utils.data.DataLoader shuffles the rows each epoch and the model takes a step "
+                                 "per batch; an epoch is one pass over them.")
+    for name, label, term in (("l1", "L1 penalty", "p.abs().sum()"), ("l2", "L2 penalty", "p.pow(2).sum()")):
+        rates = sorted({*PENALTIES, float(st.session_state[name])})
+        st.select_slider(label, rates, key=name, disabled=locked(name), format_func=lambda v: f"{v:g}",
+                         help=f"loss = loss + {name} * sum({term} for p in model.parameters()), before backward(): "
+                              "it pulls the weights toward 0. The charted loss leaves it out, like the test loss.")
     device_radio("device", locked=locked("device"))
 
 
@@ -187,9 +227,10 @@ def config_sidebar() -> Setup:
         if url_error := st.session_state.pop("url_error", None):
             lines = "; ".join(f"{name}: {plain(message)}" for name, message in url_error.errors.items())
             st.warning(f"The link had values that could not be used, so defaults stand in: {lines}")
+        _presets()
         dataset, data_error = _data_widgets(caps)
         _network_widgets(caps)
-        _training_widgets()
+        _training_widgets(caps)
         _view_widgets()
     st.session_state.train_values = {name: st.session_state[name] for name in PERSISTED}
     view = {name: bool(st.session_state[name]) for name in VIEW_DEFAULTS}
@@ -204,7 +245,10 @@ def _checked_config(caps: Limits, dataset: Dataset | None, data_error: str | Non
     try:
         if data_error:
             raise ConfigError({"data": data_error})
-        config = parse_config({name: st.session_state[name] for name in FIELDS}, caps)
+        values = {name: st.session_state[name] for name in FIELDS}
+        if dataset is not None:
+            values["dataset"] = "lesson"  # an upload is regression: its own target, not a generated set
+        config = parse_config(values, caps)
         if dataset is not None:
             check_size(config, caps, data_shape=dataset.x.shape)
     except ConfigError as error:

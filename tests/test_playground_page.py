@@ -1,0 +1,129 @@
+"""The Train page with issue 14's options (classification sets, test split, mini-batches, penalties), via AppTest."""
+
+import json
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.config import Config
+from core.presets import PRESETS
+from core.trainer import Trainer
+from tests.displayed import displayed
+
+PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
+# Issue 14's done-when link, shorter.
+XOR = {"dataset": "xor", "test_fraction": "0.3", "hidden_sizes": "8,8", "activation": "Tanh", "optimizer": "adam",
+       "learning_rate": "0.03", "epochs": "40", "batch_size": "16", "l2": "0.0001", "reduction": "mean"}
+
+
+def page(params: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def trained(config: Config) -> Trainer:
+    trainer = Trainer(config)
+    while not trainer.done:
+        trainer.step()
+    return trainer
+
+
+def loss_chart(at: AppTest) -> dict:
+    figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    (loss,) = [f for f in figures if f["layout"]["title"]["text"].startswith("Loss")]
+    return loss
+
+
+@pytest.fixture(scope="module")
+def xor_run() -> AppTest:
+    at = page(XOR)
+    at.button(key="btn_train").click().run()
+    assert not at.exception and at.session_state.status == "finished"
+    return at
+
+
+def test_a_link_fills_the_new_widgets():
+    at = page(XOR)
+    assert at.selectbox(key="dataset").value == "xor"
+    assert at.select_slider(key="test_fraction").value == 0.3
+    assert at.number_input(key="batch_size").value == 16
+    assert at.select_slider(key="l2").value == 0.0001 and at.select_slider(key="l1").value == 0
+    assert not [w for w in at.text_input if w.key == "coefficients"]  # a classification set has no target formula
+
+
+def test_the_xor_link_trains_as_the_trainer_with_train_and_test_side_by_side(xor_run):
+    expected = trained(Config().replace(**XOR)).history
+    history = xor_run.session_state.trainer.history
+    np.testing.assert_array_equal(history.losses, expected.losses)
+    np.testing.assert_array_equal(history.test_losses, expected.test_losses)
+    metrics = {m.label: m.value for m in xor_run.metric}
+    assert metrics == {"loss · train": f"{expected.losses[-1]:.6g}", "loss · test": f"{expected.test_losses[-1]:.6g}",
+                       "accuracy · train": f"{expected.accuracies[-1]:.1%}",
+                       "accuracy · test": f"{expected.test_accuracies[-1]:.1%}", "Epochs trained": "40"}
+    assert expected.accuracies[-1] > 0.9
+
+
+def test_the_loss_chart_has_a_train_and_a_test_trace(xor_run):
+    loss = loss_chart(xor_run)
+    assert [trace["name"] for trace in loss["data"]] == ["train", "test"]
+    assert loss["layout"]["showlegend"] is True
+
+
+def test_classification_says_why_the_model_outputs_logits(xor_run):
+    text = " ".join(info.value for info in xor_run.info)
+    assert "BCEWithLogitsLoss" in text and "torch.sigmoid" in text and "numerically stable" in text
+    assert not [info for info in page({}).info if "logits" in info.value]  # the lesson's regression: no such note
+
+
+def test_the_printout_and_code_follow_the_options(xor_run):
+    printout = " ".join(code.value for code in xor_run.code)
+    assert "Epoch: 40  Loss: " in printout and "Test accuracy: " in printout
+    assert any("DataLoader(TensorDataset(x, y), batch_size=16" in code.value and "loss = loss + l2 * sum(" in code.value
+               for code in xor_run.code)
+
+
+def test_an_unknown_dataset_in_the_link_is_named():
+    at = page({"dataset": "moons"})
+    warning = displayed(" ".join(w.value for w in at.sidebar.warning))
+    assert "dataset: 'moons' is not one of lesson, circle, xor, gauss, spiral" in warning
+    assert at.selectbox(key="dataset").value == "lesson"
+
+
+def test_a_bad_batch_size_in_the_link_is_named():
+    at = page({"batch_size": "-3", "test_fraction": "2"})
+    warning = displayed(" ".join(w.value for w in at.sidebar.warning))
+    assert "batch_size: -3 is out of range" in warning and "test_fraction: 2 is out of range" in warning
+
+
+def test_preset_links_carry_each_presets_settings():
+    markdown = " ".join(m.value for m in page({}).sidebar.markdown)
+    for preset in PRESETS:
+        link = f"[{preset.name}](train?"
+        assert link in markdown
+        query = markdown.split(link, 1)[1].split(" ", 1)[0]
+        assert Config().replace(**dict(parse_qsl(urlsplit("?" + query).query, keep_blank_values=True))) == preset.config
+
+
+@pytest.mark.parametrize("dataset", ["circle", "gauss", "spiral"])
+def test_the_other_sets_train_without_error(dataset):
+    at = page({"dataset": dataset, "epochs": "15", "test_fraction": "0.2", "learning_rate": "0.01",
+               "optimizer": "adam", "reduction": "mean"})
+    at.button(key="btn_train").click().run()
+    assert not at.exception and at.session_state.status == "finished"
+    assert [m.label for m in at.metric][:4] == ["loss · train", "loss · test", "accuracy · train", "accuracy · test"]
+
+
+def test_a_kept_classification_run_shows_its_accuracy_in_the_runs_table(xor_run):
+    xor_run.button(key="btn_reset").click().run()
+    table = next(frame for frame in xor_run.dataframe if frame.key and frame.key.startswith("runs_table")).value
+    history = trained(Config().replace(**XOR)).history
+    row = table.iloc[0]
+    assert row["test loss"] == pytest.approx(history.test_losses[-1])
+    assert row["accuracy"] == pytest.approx(100 * history.accuracies[-1])
+    assert row["test accuracy"] == pytest.approx(100 * history.test_accuracies[-1])
