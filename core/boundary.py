@@ -14,8 +14,18 @@ import numpy as np
 import torch
 from torch import nn
 
-# Grid points per side (to be chosen from `python -m bench --only boundary`).
-GRID_SIZE = 40
+# Grid points per side: the finest of GRID_SIZES whose pass over the grid stays within MAX_GRID_MACS
+# multiply-adds. Measured with `python -m bench.boundary 7` (one torch thread, 2 cores shared with other
+# work, load ~3): forward pass / whole frame (pass, both figures, their JSON) / JSON bytes:
+#   2-512x4-1, 10,000 points (788k MACs a point): G=25  23 /  61 ms / 20.8 KB   G=40  82 /  96 ms / 22.8 KB
+#                                                 G=60 217 / 242 ms / 26.0 KB   G=80 409 / 457 ms / 30.5 KB
+#   2-32-1, 100 points (96 MACs a point):         G=25..80: 1-2 ms / 17-44 ms / 13.8-23.5 KB (the figures dominate)
+# Bytes barely depend on G (a cell is one byte on the wire, the points and the units' tiles are the
+# bulk); time grows as G^2 times the network's MACs. 5e8 MACs (~25-50 ms on one thread here) gives the
+# largest network G=25, 2-512-512-1 G=40, and networks of up to ~78k MACs a point (2-256-256-1, the
+# lesson's 2-32-1) G=80.
+GRID_SIZES = (80, 60, 40, 25)  # finest first
+MAX_GRID_MACS = 5e8
 MARGIN = 0.1  # the plane reaches this fraction of the points' range beyond them on every side
 MAX_UNITS = 16  # first hidden layer units whose outputs are kept (a 512-unit layer: the first 16)
 
@@ -46,14 +56,21 @@ def plane_extent(points: np.ndarray | torch.Tensor, margin: float = MARGIN) -> t
     return tuple((float(lo - p), float(hi + p)) for lo, hi, p in zip(low, high, pad))  # type: ignore[return-value]
 
 
-def plane_outputs(model: nn.Sequential, points: np.ndarray | torch.Tensor, grid_size: int = GRID_SIZE,
+def grid_size_for(model: nn.Sequential, max_macs: float = MAX_GRID_MACS) -> int:
+    """The finest of GRID_SIZES whose forward pass over the grid costs at most `max_macs` multiply-adds."""
+    per_point = sum(module.in_features * module.out_features for module in model if isinstance(module, nn.Linear))
+    return next((size for size in GRID_SIZES if size * size * per_point <= max_macs), GRID_SIZES[-1])
+
+
+def plane_outputs(model: nn.Sequential, points: np.ndarray | torch.Tensor, grid_size: int | None = None,
                   max_units: int = MAX_UNITS, margin: float = MARGIN) -> PlaneOutputs:
-    """The model's p(class 1) over a `grid_size` x `grid_size` grid spanning `points`, and the first
-    hidden layer's outputs there.
+    """The model's p(class 1) over a `grid_size` x `grid_size` grid spanning `points` (by default
+    grid_size_for(model)), and the first hidden layer's outputs there.
 
     Runs under torch.no_grad() in eval mode on the model's device and dtype; the model's own
     mode (train or eval) is restored afterwards. `points`: (n, 2) training inputs.
     """
+    grid_size = grid_size or grid_size_for(model)
     (x1_low, x1_high), (x2_low, x2_high) = plane_extent(points, margin)
     x1 = np.linspace(x1_low, x1_high, grid_size, dtype=np.float32)
     x2 = np.linspace(x2_low, x2_high, grid_size, dtype=np.float32)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.boundary import MAX_UNITS, plane_extent, plane_outputs
+from core.boundary import GRID_SIZES, MAX_GRID_MACS, MAX_UNITS, grid_size_for, plane_extent, plane_outputs
 
 
 def classifier(hidden=(8, 8), activation=nn.Tanh, seed=0) -> nn.Sequential:
@@ -100,6 +100,15 @@ def test_eval_mode_matters_for_dropout():
         expected = torch.sigmoid(model.eval()(grid)).reshape(5, 5)
     model.train()
     np.testing.assert_allclose(plane_outputs(model, POINTS, grid_size=5).probability, expected.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("hidden,expected", [((32,), 80), ((256, 256), 80), ((512, 512), 40), ((512,) * 4, 25)])
+def test_the_grid_is_the_finest_whose_pass_fits_the_budget(hidden, expected):
+    model = classifier(hidden=hidden)
+    per_point = sum(m.in_features * m.out_features for m in model if isinstance(m, nn.Linear))
+    assert grid_size_for(model) == expected
+    assert expected == GRID_SIZES[-1] or expected**2 * per_point <= MAX_GRID_MACS
+    assert plane_outputs(classifier(), POINTS).probability.shape == (80, 80)  # the lesson-sized default
 
 
 def test_tensor_points_and_a_float64_model():
