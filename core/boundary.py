@@ -41,6 +41,28 @@ class PlaneOutputs:
     total_units: int  # units in the first hidden layer (0 without one), of which `units` holds the first K
 
 
+@dataclass(frozen=True)
+class BoundaryData:
+    """One frame of the boundary: the network over the plane and the points to draw on it, as numpy."""
+
+    plane: PlaneOutputs
+    x_train: np.ndarray  # (n, 2) float32
+    y_train: np.ndarray  # (n,) float32 labels 0/1
+    x_test: np.ndarray  # (m, 2) float32; m = 0 without a test split
+    y_test: np.ndarray  # (m,)
+
+
+def boundary_data(model: nn.Sequential, x_train: np.ndarray | torch.Tensor, y_train: np.ndarray | torch.Tensor,
+                  x_test: np.ndarray | torch.Tensor | None = None, y_test: np.ndarray | torch.Tensor | None = None,
+                  grid_size: int | None = None) -> BoundaryData:
+    """What viz.boundary.boundary_figures draws: the plane spans the training and test points (so
+    none falls outside it), the points and labels come back as numpy on the CPU."""
+    train, test = _as_numpy(x_train).reshape(-1, 2), _as_numpy(x_test if x_test is not None else np.empty((0, 2))).reshape(-1, 2)
+    plane = plane_outputs(model, np.concatenate([train, test]), grid_size)
+    labels = [_as_numpy(y if y is not None else np.empty(0)).reshape(-1).astype(np.float32) for y in (y_train, y_test)]
+    return BoundaryData(plane, train.astype(np.float32), labels[0], test.astype(np.float32), labels[1])
+
+
 def plane_extent(points: np.ndarray | torch.Tensor, margin: float = MARGIN) -> tuple[tuple[float, float], tuple[float, float]]:
     """((low, high) of x1, (low, high) of x2): the points' range widened by `margin` of it on each side.
 
@@ -70,6 +92,7 @@ def plane_outputs(model: nn.Sequential, points: np.ndarray | torch.Tensor, grid_
     Runs under torch.no_grad() in eval mode on the model's device and dtype; the model's own
     mode (train or eval) is restored afterwards. `points`: (n, 2) training inputs.
     """
+    _check_two_inputs(model)
     grid_size = grid_size or grid_size_for(model)
     (x1_low, x1_high), (x2_low, x2_high) = plane_extent(points, margin)
     x1 = np.linspace(x1_low, x1_high, grid_size, dtype=np.float32)
@@ -87,6 +110,13 @@ def plane_outputs(model: nn.Sequential, points: np.ndarray | torch.Tensor, grid_
             return PlaneOutputs(x1, x2, _to_float32(probability), _to_float32(kept), total)
     finally:
         model.train(was_training)
+
+
+def _check_two_inputs(model: nn.Sequential) -> None:
+    first = next((module for module in model if isinstance(module, nn.Linear)), None)
+    if first is None or first.in_features != 2:
+        inputs = "no nn.Linear" if first is None else f"{first.in_features} inputs"
+        raise ValueError(f"a decision boundary needs a model with two inputs (x1, x2); this one has {inputs}")
 
 
 def _forward_keeping_first_hidden(model: nn.Sequential, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

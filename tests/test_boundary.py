@@ -5,7 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from core.boundary import GRID_SIZES, MAX_GRID_MACS, MAX_UNITS, grid_size_for, plane_extent, plane_outputs
+from core.boundary import (GRID_SIZES, MAX_GRID_MACS, MAX_UNITS, boundary_data, grid_size_for, plane_extent,
+                           plane_outputs)
+from viz.boundary import boundary_figures
 
 
 def classifier(hidden=(8, 8), activation=nn.Tanh, seed=0) -> nn.Sequential:
@@ -119,6 +121,32 @@ def test_tensor_points_and_a_float64_model():
         expected = torch.sigmoid(model(grid.double())).reshape(4, 4)
     assert out.probability.dtype == np.float32
     np.testing.assert_allclose(out.probability, expected.numpy(), rtol=1e-6)
+
+
+def test_boundary_data_spans_train_and_test_points_and_returns_numpy():
+    model = classifier()
+    x_train, y_train = torch.tensor(POINTS, dtype=torch.float32), torch.tensor([[0.0], [1.0], [1.0]])
+    x_test, y_test = torch.tensor([[9.0, -3.0]]), torch.tensor([0.0])
+    data = boundary_data(model, x_train, y_train, x_test, y_test, grid_size=5)
+    assert data.plane.x1[-1] > 9.0 and data.plane.x2[0] < -3.0  # the test point is inside the plane
+    assert data.x_train.dtype == np.float32 and data.y_train.tolist() == [0.0, 1.0, 1.0] and data.y_test.tolist() == [0.0]
+    both = np.concatenate([POINTS, [[9.0, -3.0]]])
+    np.testing.assert_allclose(data.plane.probability, plane_outputs(model, both, grid_size=5).probability)
+
+
+def test_the_page_gets_both_figures_from_a_model_and_its_points():
+    data = boundary_data(classifier(hidden=(6,)), POINTS, np.array([0, 1, 1]))
+    figures = boundary_figures(data, epoch=4)
+    assert list(figures) == ["boundary", "units"]
+    assert [t.name for t in figures["boundary"].data][1:] == ["train: class 0", "train: class 1"]
+    assert len([t for t in figures["units"].data if t.type == "heatmap"]) == 6
+    assert "at epoch 4" in figures["boundary"].layout.title.text
+
+
+@pytest.mark.parametrize("model,found", [(nn.Sequential(nn.Linear(3, 1)), "3 inputs"), (nn.Sequential(nn.ReLU()), "no nn.Linear")])
+def test_a_model_without_two_inputs_is_refused_by_name(model, found):
+    with pytest.raises(ValueError, match=f"two inputs.*{found}"):
+        plane_outputs(model, POINTS)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

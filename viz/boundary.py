@@ -49,6 +49,22 @@ class PlaneGrid(Protocol):
     total_units: int  # units in that layer
 
 
+class BoundaryArrays(Protocol):
+    """One frame's plane and points (core.boundary.BoundaryData fits)."""
+
+    plane: PlaneGrid
+    x_train: np.ndarray  # (n, 2)
+    y_train: np.ndarray  # (n,) labels 0/1
+    x_test: np.ndarray  # (m, 2), m = 0 without a test split
+    y_test: np.ndarray  # (m,)
+
+
+def boundary_figures(data: BoundaryArrays, *, epoch: int | None = None) -> dict[str, go.Figure]:
+    """The live view's two figures by slot name: "boundary" and "units" (the first hidden layer)."""
+    return {"boundary": boundary_figure(data.plane, data.x_train, data.y_train, data.x_test, data.y_test, epoch=epoch),
+            "units": units_figure(data.plane, epoch=epoch)}
+
+
 # ------------------------------------------------------------- boundary ---
 
 
