@@ -29,6 +29,10 @@ def spec(fig):
     return json.loads(pio.to_json(fig, validate=False))
 
 
+def heatmap_title(fig):
+    return fig.data[0].colorbar.title.text
+
+
 def test_the_plane_is_a_heatmap_of_p_in_percent_centred_at_half():
     fig = figures.boundary_figure(plane(), *points(50))
     heatmap = fig.data[0]
@@ -53,7 +57,8 @@ def test_points_are_one_trace_per_set_and_class_with_distinct_markers():
     assert scatters[0].marker.symbol == "circle" and scatters[2].marker.symbol == "diamond"
     assert scatters[0].marker.color == scatters[2].marker.color != scatters[1].marker.color
     assert fig.layout.xaxis.title.text == "x1" and fig.layout.yaxis.title.text == "x2"
-    assert fig.layout.title.text == "Decision boundary: p(class 1) = torch.sigmoid(logit) at epoch 12"
+    assert fig.layout.title.text == "Decision boundary at epoch 12"  # every point drawn: no note
+    assert heatmap_title(fig) == "p(class 1) = torch.sigmoid(logit)"
 
 
 def test_without_test_points_only_the_training_set_is_drawn():
@@ -67,7 +72,7 @@ def test_many_points_are_decimated_and_the_title_says_so():
     fig = figures.boundary_figure(plane(), x_train, y_train, x_test, y_test, max_points=600)
     counts = [len(t.x) for t in fig.data if t.type == "scatter"]
     assert sum(counts[:2]) == 420 and sum(counts[2:]) == 180  # in proportion to the sets' sizes
-    assert "420 of 7,000 train, 180 of 3,000 test drawn" in fig.layout.title.text
+    assert "420 of 7,000 train, 180 of 3,000 test points drawn" in fig.layout.title.text
 
 
 def test_point_shares_draw_every_point_while_they_fit():
@@ -107,7 +112,8 @@ def test_units_figure_one_small_multiple_per_unit_scaled_to_its_own_max():
     limit = np.abs(grid.units[2]).max()
     np.testing.assert_array_equal(tiles[2].z, np.round(grid.units[2] / limit * 127))
     labels = [t for t in fig.data if t.type == "scatter"][0]
-    assert list(labels.text)[2] == f"2: ±{figures.number_label(limit)}"
+    assert list(labels.text)[2] == f"2 ±{figures.number_label(float(f'{limit:.2g}'))}"
+    assert np.isclose(float(labels.text[2].split("±")[1]), limit, rtol=0.05)
     assert {t.coloraxis for t in tiles} == {"coloraxis"} and fig.layout.coloraxis.cmid == 0
     assert fig.layout.title.text == "Each unit of the first hidden layer over the plane at epoch 3"
     assert spec(fig)["data"][0]["z"]["dtype"] == "i1"

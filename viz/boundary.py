@@ -87,16 +87,18 @@ def boundary_figure(
         points, labels, note = _drawn_points(x, y, share, name)
         traces += _class_traces(name, points, labels)
         drawn_notes += [note] if note else []
-    title = "Decision boundary: p(class 1) = torch.sigmoid(logit)" + (f" at epoch {epoch}" if epoch is not None else "")
-    if drawn_notes:
-        title += " · " + ", ".join(drawn_notes) + " drawn"
+    title = "Decision boundary" + (f" at epoch {epoch}" if epoch is not None else "")
+    if drawn_notes:  # a line of its own: the title fits a half-width chart
+        title += "<br><sup>" + ", ".join(drawn_notes) + " points drawn</sup>"
     (x1_low, x1_high), (x2_low, x2_high) = _plane_range(plane.x1), _plane_range(plane.x2)
     return make_figure(traces, dict(
         title=dict(text=title, font=dict(size=14)), height=BOUNDARY_HEIGHT,
-        xaxis=dict(title=dict(text="x1"), range=[x1_low, x1_high], showgrid=False, zeroline=False),
-        yaxis=dict(title=dict(text="x2"), range=[x2_low, x2_high], showgrid=False, zeroline=False),
-        legend=dict(orientation="h", x=0, y=-0.14, yanchor="top"),
-        margin=dict(BASE_LAYOUT["margin"], b=85, autoexpand=False),
+        xaxis=dict(title=dict(text="x1"), range=[x1_low, x1_high], showgrid=False, zeroline=False, constrain="domain"),
+        # One unit of x2 as long as one of x1, so a circle looks round (the plot narrows to fit).
+        yaxis=dict(title=dict(text="x2"), range=[x2_low, x2_high], showgrid=False, zeroline=False, scaleanchor="x",
+                   constrain="domain"),
+        legend=dict(orientation="h", x=0, y=-0.2, yanchor="top"),
+        margin=dict(BASE_LAYOUT["margin"], t=60, r=80, b=110, autoexpand=False),  # the colour bar, the legend's two rows
     ))
 
 
@@ -105,8 +107,8 @@ def _plane_heatmap(plane: PlaneGrid) -> dict:
     return dict(
         type="heatmap", z=_percent(plane.probability), zmin=0, zmax=100, zmid=50, colorscale=PLANE_SCALE,
         zsmooth="best", name="p(class 1)", showlegend=False, **_grid_placement(plane.x1, plane.x2),
-        colorbar=dict(title=dict(text="p(class 1)", side="right"), tickvals=[0, 50, 100], ticktext=["0", "0.5", "1"],
-                      thickness=10, len=0.8),
+        colorbar=dict(title=dict(text="p(class 1) = torch.sigmoid(logit)", side="right", font=dict(size=11)), tickvals=[0, 50, 100], ticktext=["0", "0.5", "1"],
+                      thickness=10, len=0.8, x=1.02, xanchor="left"),
         hovertemplate="x1 %{x:.3g}, x2 %{y:.3g}<br>p(class 1) ≈ %{z}%<extra></extra>",
     )
 
@@ -189,8 +191,8 @@ def units_figure(plane: PlaneGrid, *, epoch: int | None = None, layer_name: str 
                            hovertemplate=f"unit {k}: %{{z}}/{UNIT_LEVELS} of {number_label(limit)}<extra></extra>"))
         label_x.append(left + (side_x - 1) / 2)
         label_y.append(bottom + side_y - 0.5 + UNIT_LABEL_ROOM / 2)
-        labels.append(f"{k}: ±{number_label(limit)}")
-    traces.append(dict(type="scatter", x=label_x, y=label_y, text=labels, mode="text", textfont=dict(size=10),
+        labels.append(f"{k} ±{number_label(float(f'{limit:.2g}'))}")  # two digits: fits a tile at half width
+    traces.append(dict(type="scatter", x=label_x, y=label_y, text=labels, mode="text", textfont=dict(size=9),
                        hoverinfo="skip", name="labels"))
     hidden = dict(visible=False, fixedrange=True)
     return make_figure(traces, dict(
