@@ -19,7 +19,8 @@ from torch import nn
 # work, load ~3): forward pass / whole frame (pass, both figures, their JSON) / JSON bytes:
 #   2-512x4-1, 10,000 points (788k MACs a point): G=25  23 /  61 ms / 20.8 KB   G=40  82 /  96 ms / 22.8 KB
 #                                                 G=60 217 / 242 ms / 26.0 KB   G=80 409 / 457 ms / 30.5 KB
-#   2-32-1, 100 points (96 MACs a point):         G=25..80: 1-2 ms / 17-44 ms / 13.8-23.5 KB (the figures dominate)
+#   2-32-1, 100 points (96 MACs a point):         G=25..80: 1-6 ms / 17-49 ms / 13.8-23.5 KB (the figures dominate)
+# (a second run at load ~5: the largest network 46 / 85 ms at G=25, 117 / 170 ms at G=40.)
 # Bytes barely depend on G (a cell is one byte on the wire, the points and the units' tiles are the
 # bulk); time grows as G^2 times the network's MACs. 5e8 MACs (~25-50 ms on one thread here) gives the
 # largest network G=25, 2-512-512-1 G=40, and networks of up to ~78k MACs a point (2-256-256-1, the
