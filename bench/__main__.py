@@ -278,11 +278,16 @@ class Bench:
                                  f"{cost.bytes / 1000:.1f} KB ({cost.boundary_bytes / 1000:.1f} + {cost.units_bytes / 1000:.1f})",
                                  target="<= 100 KB", result=verdict(cost.bytes <= 100_000)))
             self.rows.append(Row("Boundary: server time per frame (grid forward pass, figures, JSON)", config,
-                                 f"{cost.ms:.0f} ms (forward pass {cost.forward_ms:.0f} ms)"))
-            total = cost.bytes + others
-            self.rows.append(Row("Boundary: with the 4 live charts in the same frame", f"{config}, {rest.training.epochs:,} epochs",
-                                 f"{total / 1000:.1f} KB ({others / 1000:.1f} KB without the boundary)",
-                                 target="<= 100 KB", result=verdict(total <= 100_000)))
+                                 f"{cost.ms:.0f} ms (forward pass {cost.forward_ms:.0f} ms): at most "
+                                 f"{150 / cost.ms:.1f} frames/s in 15% of the wall time"))
+            # Drawn with the other live charts: the boundary alone (the units left to a paused or finished
+            # run), or both figures.
+            for what, size in (("decision boundary", cost.boundary_bytes), ("boundary and hidden units", cost.bytes)):
+                total = size + others
+                self.rows.append(Row(f"Boundary: the {what} in one frame with the 4 live charts",
+                                     f"{config}, {rest.training.epochs:,} epochs",
+                                     f"{total / 1000:.1f} KB ({others / 1000:.1f} KB without them)",
+                                     target="<= 100 KB", result=verdict(total <= 100_000)))
 
     # --------------------------------------------------------------- replay ---
 
