@@ -3,7 +3,7 @@ same run as medians of several repetitions, printed as one Markdown table (progr
 
     python -m bench                      # everything: ~8 minutes on 2 cores, longer when the app is slow
     python -m bench --quick              # a smoke run: one repetition, short runs
-    python -m bench --only loops,cold    # some groups: loops live large long size cold replay classroom
+    python -m bench --only loops,cold    # some groups: loops live large long size boundary cold replay classroom
     python -m bench --reps 5             # repetitions for every group
     python -m bench --app /tmp/patched   # serve and import a (patched) copy of the app instead
 
@@ -27,8 +27,8 @@ from bench.loops import Run, time_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
-GROUPS = ("loops", "live", "large", "long", "size", "cold", "replay", "classroom")
-DEFAULT_REPS = {"loops": 5, "live": 3, "large": 2, "long": 1, "cold": 3, "replay": 5}
+GROUPS = ("loops", "live", "large", "long", "size", "boundary", "cold", "replay", "classroom")
+DEFAULT_REPS = {"loops": 5, "live": 3, "large": 2, "long": 1, "cold": 3, "replay": 5, "boundary": 5}
 
 
 @dataclass
@@ -256,6 +256,39 @@ class Bench:
                                  f"{name} ({sizes}), {config.training.epochs:,} epochs",
                                  f"{size / 1000:.1f} KB", target="<= 100 KB", result=verdict(size <= 100_000)))
 
+    # ------------------------------------------------------------- boundary ---
+
+    def boundary(self) -> None:
+        """A two-input classifier's decision boundary and hidden units (bench/boundary.py): bytes and
+        time per frame, alone and beside the four charts every live frame already has."""
+        sys.path.insert(0, str(self.app))
+        from bench.boundary import LARGEST, LESSON, frame_cost
+        from bench.frame_size import frame_bytes
+        from core.config import LIMITS, Config
+
+        largest_rest = Config().replace(hidden_sizes=[LIMITS.max_units] * LIMITS.max_hidden_layers,
+                                        coefficients=[0.1, -0.1], epochs=LIMITS.max_epochs)
+        for network, rest in ((LESSON, Config().replace(coefficients=[0.1, -0.1], epochs=5000)),
+                              (LARGEST, largest_rest)):
+            cost = frame_cost(network, reps=self.reps["boundary"])
+            others = frame_bytes(rest, 2)
+            self.samples[f"boundary {network.label}"] = {**asdict(cost), "other_charts_bytes": others}
+            config = f"{network.label}, grid {cost.grid_size}x{cost.grid_size}"
+            self.rows.append(Row("Boundary: chart JSON per frame (decision boundary + hidden units)", config,
+                                 f"{cost.bytes / 1000:.1f} KB ({cost.boundary_bytes / 1000:.1f} + {cost.units_bytes / 1000:.1f})",
+                                 target="<= 100 KB", result=verdict(cost.bytes <= 100_000)))
+            self.rows.append(Row("Boundary: server time per frame (grid forward pass, figures, JSON)", config,
+                                 f"{cost.ms:.0f} ms (forward pass {cost.forward_ms:.0f} ms): at most "
+                                 f"{150 / cost.ms:.1f} frames/s in 15% of the wall time"))
+            # Drawn with the other live charts: the boundary alone (the units left to a paused or finished
+            # run), or both figures.
+            for what, size in (("decision boundary", cost.boundary_bytes), ("boundary and hidden units", cost.bytes)):
+                total = size + others
+                self.rows.append(Row(f"Boundary: the {what} in one frame with the 4 live charts",
+                                     f"{config}, {rest.training.epochs:,} epochs",
+                                     f"{total / 1000:.1f} KB ({others / 1000:.1f} KB without them)",
+                                     target="<= 100 KB", result=verdict(total <= 100_000)))
+
     # --------------------------------------------------------------- replay ---
 
     def replay(self) -> None:
@@ -270,9 +303,10 @@ class Bench:
                 for kind in ("trainer", "trainer_no_snapshots"):
                     self.samples.setdefault(f"{kind} loop, {run.label}, {run.epochs} epochs", []).append(
                         time_in_process(kind, run, self.app, self.env))
+            # Info: the target is the loops group's Trainer (snapshots included) against the bare loop.
             self.rows.append(ratio_row("Replay snapshots: Trainer with vs without them", f"{run.label}, {run.epochs:,} epochs",
                                        self.samples[f"trainer loop, {run.label}, {run.epochs} epochs"],
-                                       self.samples[key], "Trainer without snapshots", 1.1))
+                                       self.samples[key], "Trainer without snapshots", None))
         largest = Config().replace(hidden_sizes=[LIMITS.max_units] * LIMITS.max_hidden_layers,
                                    coefficients=[0.1] * LIMITS.max_features, epochs=LIMITS.max_epochs)
         for name, config, epochs in (("lesson 3-32-1, 200 epochs", Config(), None),

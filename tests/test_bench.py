@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from bench.__main__ import parse_args
+from bench.__main__ import GROUPS, parse_args
+from bench.boundary import LARGEST, LESSON, frame_cost
 from bench.frame_size import frame_bytes
 from core.config import LIMITS, Config
 
@@ -27,3 +28,15 @@ def test_unknown_group_is_refused():
 ])
 def test_a_live_frame_stays_under_100_kb(config, trained):
     assert frame_bytes(config, trained) <= 100_000
+
+
+def test_the_boundary_group_is_known():
+    assert "boundary" in GROUPS and parse_args(["--only", "boundary"]).only == "boundary"
+
+
+@pytest.mark.parametrize("network", [LESSON, LARGEST], ids=["lesson", "largest"])
+def test_a_boundary_frame_stays_well_under_100_kb(network):
+    """The boundary and hidden units of the largest network and 10,000 points: about a fifth of a frame's budget."""
+    cost = frame_cost(network, reps=1)
+    assert cost.grid_size == (80 if network is LESSON else 25)
+    assert cost.bytes <= 30_000, cost
