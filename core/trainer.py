@@ -10,6 +10,7 @@ Pages, tests and benchmarks all train through this class; none of them touch ten
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import threading
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from core.boundary import BoundaryData, boundary_data
 from core.config import Config, test_rows
 from core.data import make_data
 from core.history import History
@@ -63,6 +65,10 @@ class Snapshot:
     def __init__(self, epoch: int, layers: list[tuple[str, list[torch.Tensor | None]]]):
         self.epoch = epoch
         self._tensors = layers  # (name, [weight, bias, weight.grad, bias.grad]) per Linear
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """{"0.weight": ..., "0.bias": ...}: the snapshot's weights as a state_dict of the model."""
+        return {f"{name}.{kind}": tensors[i] for name, tensors in self._tensors for i, kind in enumerate(("weight", "bias"))}
 
     @functools.cached_property
     def layers(self) -> list[LayerState]:
@@ -332,6 +338,19 @@ class Trainer:
         return Snapshot(self.epoch, [(name, [_copy(t) for t in (layer.weight, layer.bias, layer.weight.grad,
                                                                  layer.bias.grad)])
                                      for name, layer in linear_layers(self.model)])
+
+    def plane(self, snapshot: Snapshot | None = None) -> BoundaryData | None:
+        """The network over its input plane with the training and test points (core/boundary.py), with
+        the current weights or a snapshot's; None where the data is not a two-input classification set."""
+        if not self.classification:
+            return None
+        model = self.model
+        if snapshot is not None:
+            # A copy (training may go on), not a new model: initialising one would draw from the global
+            # generator, which another session's build_run may be drawing from under SEED_LOCK.
+            model = copy.deepcopy(self.model)
+            model.load_state_dict(snapshot.weights())
+        return boundary_data(model, self.x, self.y, self.x_test, self.y_test)
 
     # ------------------------------------------------------ after training ---
 

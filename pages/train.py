@@ -192,7 +192,8 @@ training = trainer is not None and st.session_state.status in (state.Status.RUNN
 if training:
     single_step = st.session_state.status == state.Status.STEP
     st.session_state.status = state.Status.RUNNING
-live_view = LiveView(view, first_frame(trainer, view) if training else None)
+plane = trainer.classification if trainer is not None else config is not None and config.data.classification
+live_view = LiveView(view, first_frame(trainer, view) if training else None, plane=plane)
 if ready_to_start:
     # In the progress bar's slot: when the run starts, every chart below keeps its place on the page,
     # so the browser updates the start view's plots in place instead of building new ones.
@@ -214,5 +215,4 @@ show_code()
 show_files()
 if ready_to_start:
     # Last: nothing above waits for building the start view's Trainer and figures.
-    start = state.initial_weights(config, setup.dataset)
-    live_view.show(start_frame(start, config.training.epochs, view["log_scale"], config.training.test_fraction > 0))
+    live_view.show(start_frame(state.initial_run(config, setup.dataset), view["log_scale"]))

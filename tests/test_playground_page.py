@@ -1,5 +1,6 @@
 """The Train page with issue 14's options (classification sets, test split, mini-batches, penalties), via AppTest."""
 
+import base64
 import json
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -34,10 +35,28 @@ def trained(config: Config) -> Trainer:
     return trainer
 
 
+def charts(at: AppTest) -> list[dict]:
+    """Every figure on the page: st.plotly_charts, and those drawn in place (pages/parts/live_chart.py)."""
+    in_place = [json.loads(element.proto.json) for element in at.get("bidi_component")]
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")] + [
+        json.loads(frame["figure"]) for frame in in_place if "figure" in frame]
+
+
+def chart(at: AppTest, title_start: str) -> dict:
+    matches = [c for c in charts(at) if c["layout"]["title"]["text"].startswith(title_start)]
+    assert len(matches) == 1, [c["layout"]["title"]["text"] for c in charts(at)]
+    return matches[0]
+
+
+def decode(array: dict | list) -> np.ndarray:
+    """A plotly array as JSON carries it: a list, or typed bytes {"dtype", "bdata"} in base64."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array)
+
+
 def loss_chart(at: AppTest) -> dict:
-    figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    (loss,) = [f for f in figures if f["layout"]["title"]["text"].startswith("Loss")]
-    return loss
+    return chart(at, "Loss")
 
 
 @pytest.fixture(scope="module")
@@ -119,11 +138,43 @@ def test_the_other_sets_train_without_error(dataset):
     assert [m.label for m in at.metric][:4] == ["loss · train", "loss · test", "accuracy · train", "accuracy · test"]
 
 
-def test_a_kept_classification_run_shows_its_accuracy_in_the_runs_table(xor_run):
-    xor_run.button(key="btn_reset").click().run()
-    table = next(frame for frame in xor_run.dataframe if frame.key and frame.key.startswith("runs_table")).value
-    history = trained(Config().replace(**XOR)).history
+def test_a_kept_classification_run_shows_its_accuracy_in_the_runs_table():
+    at = page({**XOR, "epochs": "5"})
+    at.button(key="btn_train").click().run()
+    at.button(key="btn_reset").click().run()
+    table = next(frame for frame in at.dataframe if frame.key and frame.key.startswith("runs_table")).value
+    history = trained(Config().replace(**{**XOR, "epochs": "5"})).history
     row = table.iloc[0]
     assert row["test loss"] == pytest.approx(history.test_losses[-1])
     assert row["accuracy"] == pytest.approx(100 * history.accuracies[-1])
     assert row["test accuracy"] == pytest.approx(100 * history.test_accuracies[-1])
+
+
+def test_the_boundary_shows_the_training_and_test_points_and_the_hidden_units(xor_run):
+    boundary = chart(xor_run, "Decision boundary at epoch 40")
+    names = [trace.get("name") for trace in boundary["data"]]
+    assert names == ["p(class 1)", "train: class 0", "train: class 1", "test: class 0", "test: class 1"]
+    trainer = xor_run.session_state.trainer
+    counts = [len(decode(trace["x"])) for trace in boundary["data"][1:]]
+    assert sum(counts[:2]) == len(trainer.y) == 70 and sum(counts[2:]) == len(trainer.y_test) == 30
+    assert counts[1] == int(trainer.y.sum()) and counts[3] == int(trainer.y_test.sum())
+    assert chart(xor_run, "Each unit of the first hidden layer over the plane at epoch 40")
+
+
+def test_before_training_the_boundary_of_the_initial_weights_is_drawn():
+    at = page(XOR)
+    assert chart(at, "Decision boundary at epoch 0") and chart(at, "Each unit of the first hidden layer")
+    assert [t["name"] for t in chart(at, "Loss")["data"]] == ["train", "test"]
+
+
+def test_the_lessons_regression_has_no_boundary():
+    assert not [c for c in charts(page({})) if c["layout"]["title"]["text"].startswith("Decision boundary")]
+
+
+def test_replaying_an_earlier_epoch_draws_its_boundary():
+    at = page({**XOR, "epochs": "12"})
+    at.button(key="btn_train").click().run()
+    (slider,) = [s for s in at.select_slider if s.key and s.key.startswith("replay_epoch_")]
+    slider.set_value(3).run()
+    assert not at.exception
+    chart(at, "Decision boundary at epoch 3")

@@ -47,6 +47,8 @@ class LiveSchedule:
         self.text = FrameClock(max_fps=5, budget=0.05, clock=clock)
         self.slow = FrameClock(max_fps=2, budget=0.02, clock=clock)
         self.slow.next_due += self.slow.min_interval
+        self.plane = FrameClock(max_fps=4, budget=0.10, clock=clock)
+        self.plane.next_due += self.plane.min_interval
         self.started = clock()
 
     def slow_due(self, seconds_left: float) -> bool:
@@ -54,6 +56,10 @@ class LiveSchedule:
         due: the final frame draws them anyway, and the browser, busy drawing them, drew that
         final frame up to 0.15 s late."""
         return self.slow.due() and seconds_left > self.slow.min_interval
+
+    def plane_due(self, seconds_left: float) -> bool:
+        """As slow_due, for the decision boundary's clock."""
+        return self.plane.due() and seconds_left > self.plane.min_interval
 
     def seconds_left(self, epochs_done: int, epochs_left: int) -> float:
         """At the pace of this run so far: `epochs_done` since the schedule started."""

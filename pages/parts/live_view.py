@@ -21,6 +21,7 @@ from pages.parts.live_chart import live_chart
 from pages.parts.live_schedule import LiveSchedule
 from pages.parts.sharing import training_slot
 from viz import training as figures
+from viz.boundary import boundary_figures
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -33,8 +34,9 @@ PRINTOUT_LINES = 250  # at most; a longer run prints every 20, 50, 100, ... epoc
 PRINTOUT_HEIGHT = 300  # px; a longer printout scrolls
 
 
-def live_figures(run: Trainer, log_scale: bool = False, slow: bool = True) -> dict[str, go.Figure]:
-    """One frame's charts by slot: the loss curve; with `slow`, gradient norms, weights and gradients."""
+def live_figures(run: Trainer, log_scale: bool = False, slow: bool = True, plane: bool = False) -> dict[str, go.Figure]:
+    """One frame's charts by slot: the loss curve; with `slow`, gradient norms, weights and gradients; with
+    `plane`, for a classification set, the decision boundary and the first hidden layer's units."""
     history, total = run.history, run.config.training.epochs
     test = history.test_losses if run.x_test is not None else None
     charts = {"loss": figures.loss_figure(history.epochs, history.losses, log_scale=log_scale, test_losses=test,
@@ -45,6 +47,8 @@ def live_figures(run: Trainer, log_scale: bool = False, slow: bool = True) -> di
                                                    total_epochs=total)
         charts["weights"] = figures.weights_figure(snapshot.layers, epoch=run.epoch)
         charts["gradients"] = figures.gradients_figure(snapshot.layers, epoch=run.epoch)
+    if plane and (data := run.plane()) is not None:
+        charts |= boundary_figures(data, epoch=run.epoch)
     return charts
 
 
@@ -73,17 +77,24 @@ def chart(name: str, live: bool, figure: go.Figure) -> Callable[[DeltaGenerator]
     return lambda slot: slot.plotly_chart(figure)
 
 
-def start_frame(start: Snapshot, total: int, log_scale: bool, with_test: bool = False) -> Frame:
-    """Before the first epoch: the weights nn.Linear initialised, an empty loss curve.
+def start_frame(run: Trainer, log_scale: bool) -> Frame:
+    """Before the first epoch (a fresh `run`): the weights nn.Linear initialised, an empty loss curve and,
+    for a classification set, the boundary those weights draw.
 
     Drawn in place like live frames, so the browser loads plotly.js after the controls are on
     screen (an st.plotly_chart here held them back ~0.5 s), and before the click on Train."""
-    loss = figures.loss_figure([], [], log_scale=log_scale, total_epochs=total, test_losses=[] if with_test else None)
-    weights = figures.weights_figure(start.layers, epoch=0)
-    return {"loss": lambda slot: live_chart(slot, loss, "loss", interactive=True),
-            "weights": lambda slot: live_chart(slot, weights, "weights", interactive=True),
-            "gradients": lambda slot: slot.caption("Gradients: every `weight.grad` and `bias.grad` is `None` "
-                                                   "until the first `loss.backward()`.")}
+    loss = figures.loss_figure([], [], log_scale=log_scale, total_epochs=run.config.training.epochs,
+                               test_losses=[] if run.x_test is not None else None)
+    weights = figures.weights_figure(run.snapshot().layers, epoch=0)
+    frame: Frame = {
+        "loss": lambda slot: live_chart(slot, loss, "loss", interactive=True),
+        "weights": lambda slot: live_chart(slot, weights, "weights", interactive=True),
+        "gradients": lambda slot: slot.caption("Gradients: every `weight.grad` and `bias.grad` is `None` "
+                                               "until the first `loss.backward()`.")}
+    if (data := run.plane()) is not None:
+        for name, figure in boundary_figures(data, epoch=0).items():
+            frame[name] = lambda slot, figure=figure, name=name: live_chart(slot, figure, name, interactive=True)
+    return frame
 
 
 def counter_frame(run: Trainer, status: str | None = None) -> Frame:
@@ -121,11 +132,12 @@ def text_frame(run: Trainer, with_printout: bool = True) -> Frame:
 
 
 def run_frame(run: Trainer, live: bool, log_scale: bool, text: bool = True, slow: bool = True,
-              status: str | None = None, note_slow: bool = False) -> Frame:
+              status: str | None = None, note_slow: bool = False, plane: bool = True) -> Frame:
     """The loss curve and counter first (the browser draws elements in the order they arrive); the
     progress bar and printout with `text`; gradient norms, weights and gradients with `slow`, their
-    titles saying how often they are drawn with `note_slow` (live frames: the counter runs ahead of them)."""
-    charts = live_figures(run, log_scale, slow)
+    titles saying how often they are drawn with `note_slow` (live frames: the counter runs ahead of them);
+    the decision boundary and hidden units with `plane` (for a classification set)."""
+    charts = live_figures(run, log_scale, slow, plane)
     for name, note in SLOW_CHARTS_NOTES.items() if note_slow else ():
         if name in charts:
             figures.add_title_note(charts[name], note)
@@ -138,9 +150,10 @@ def run_frame(run: Trainer, live: bool, log_scale: bool, text: bool = True, slow
 class LiveView:
     """Placeholders for everything that changes while training; each frame fills some of them."""
 
-    def __init__(self, view: dict[str, bool], first: Frame | None = None) -> None:
+    def __init__(self, view: dict[str, bool], first: Frame | None = None, plane: bool = False) -> None:
         """`first` fills its slots as they are made: a chart slot sent empty and filled later
-        collapses in between (0.05-0.1 s) and the page below jumps up."""
+        collapses in between (0.05-0.1 s) and the page below jumps up. `plane`: slots for the decision
+        boundary and the hidden units (a classification set), none otherwise."""
         first = first or {}
 
         def slot(parent, name: str) -> DeltaGenerator:
@@ -153,6 +166,10 @@ class LiveView:
         self.progress, self.counter = slot(st, "progress"), slot(st, "counter")
         left, right = st.columns(2)
         self.loss, self.norms = slot(left, "loss"), slot(right, "norms")
+        self.plane = plane
+        if plane:
+            left, right = st.columns(2)
+            self.boundary, self.units = slot(left, "boundary"), slot(right, "units")
         self.weights, self.gradients = slot(st, "weights"), slot(st, "gradients")
         self.replay, self.log = slot(st, "replay"), slot(st, "log")  # replay: the epoch slider of an idle run
         self.schedule = LiveSchedule(live=view["live"])
@@ -167,10 +184,16 @@ class LiveView:
         due (LiveSchedule, given the run's `seconds_left`)."""
         text = all_charts or self.schedule.text.due()
         slow = all_charts or self.schedule.slow_due(seconds_left)
+        plane = self.plane and (all_charts or self.schedule.plane_due(seconds_left))
         started = self.schedule.slow.clock()
-        self.show(run_frame(run, live, self.view["log_scale"], text, slow, status, note_slow=not all_charts))
-        if slow:  # the matrices' drawing budget; text costs too little to count
+        self.show(run_frame(run, live, self.view["log_scale"], text, slow, status, note_slow=not all_charts,
+                            plane=plane))
+        # The matrices' and the plane's drawing budgets, each charged the whole frame when both were drawn;
+        # text costs too little to count.
+        if slow:
             self.schedule.slow.drew(started)
+        if plane:
+            self.schedule.plane.drew(started)
         if text:
             self.schedule.text.drew(self.schedule.text.clock())
 
@@ -179,8 +202,7 @@ def first_frame(run: Trainer, view: dict[str, bool]) -> Frame:
     """A run's first frame, before its first epoch: from epoch 0 the start view again, which the
     browser does not draw twice (pages/parts/live_chart.py); a resumed run, every chart live."""
     if run.epoch == 0:
-        start = start_frame(run.snapshot(), run.config.training.epochs, view["log_scale"], run.x_test is not None)
-        return counter_frame(run) | text_frame(run) | start
+        return counter_frame(run) | text_frame(run) | start_frame(run, view["log_scale"])
     return run_frame(run, True, view["log_scale"])
 
 

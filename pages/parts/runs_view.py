@@ -21,6 +21,7 @@ from pages.parts.live_view import Frame, chart, counter_frame, live_figures, tex
 from pages.parts.run_archive import ENDED, keep_run, run_store
 from pages.parts.train_widgets import widget_value
 from viz import training as figures
+from viz.boundary import boundary_figures
 from viz.runs import comparison_figure, mark_epoch
 
 REPLAYABLE = ("paused", *ENDED)
@@ -75,6 +76,8 @@ def replay_frame(run: Trainer, epoch: int, log_scale: bool) -> Frame:
         note = (f"Gradients at epoch {epoch}: every `weight.grad` and `bias.grad` is `None` "
                 "until the first `loss.backward()`.")
         frame["gradients"] = lambda slot: slot.caption(note)
+    if (data := run.plane(snapshot)) is not None:  # the boundary the weights of that epoch drew
+        frame |= {name: chart(name, False, figure) for name, figure in boundary_figures(data, epoch=epoch).items()}
     return frame
 
 

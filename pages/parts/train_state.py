@@ -292,7 +292,8 @@ def model_summary(config: Config, trainer: Trainer | None, n_features: int) -> t
     return str(model), sum(p.numel() for p in model.parameters()), tensor_table(tensors)
 
 
-def initial_weights(config: Config, dataset: Dataset | None) -> Snapshot:
-    """The weights a run of this config starts from (same seed, same data), before any epoch."""
+def initial_run(config: Config, dataset: Dataset | None) -> Trainer:
+    """A fresh run of this config on the CPU (same seed, same data), before any epoch: the start view's
+    weights and boundary."""
     data = None if dataset is None else (dataset.x, dataset.y)
-    return Trainer(config.replace(device="cpu"), data=data).snapshot()  # built on the CPU either way
+    return Trainer(config.replace(device="cpu"), data=data)  # built on the CPU either way
