@@ -1,0 +1,53 @@
+"""Issue 14 in a real browser: a classification set with a test split, mini-batches and L2, its decision
+boundary, train and test curves, and the other sets and a bad data set named in the link."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+# The issue's done-when link, word for word.
+XOR = ("/train?dataset=xor&test_fraction=0.3&hidden_sizes=8,8&activation=Tanh&optimizer=adam&learning_rate=0.03"
+       "&epochs=300&batch_size=16&l2=0.0001&reduction=mean")
+
+
+def chart(app, title: str):
+    return app.page.get_by_test_id("stPlotlyChart").filter(has=app.page.locator(".gtitle", has_text=title))
+
+
+def metric(app, label: str) -> str:
+    found = app.page.get_by_test_id("stMetric").filter(has=app.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+    return found.get_by_test_id("stMetricValue").inner_text()
+
+
+def percent(text: str) -> float:
+    return float(text.rstrip("%"))
+
+
+def test_the_xor_link_trains_past_90_percent_with_its_boundary_and_both_curves(app, assert_snapshot):
+    app.goto(XOR)
+    expect(app.page.locator(".gtitle", has_text="Decision boundary at epoch 0")).to_be_visible()
+    app.click("btn_train")
+    assert app.counter().startswith("Epoch 300 / 300 · loss ") and app.counter().endswith(" · finished")
+    assert percent(metric(app, "accuracy · train")) > 90 and percent(metric(app, "accuracy · test")) >= 85
+    boundary = chart(app, "Decision boundary at epoch 300")
+    assert boundary.locator(".legendtext").all_text_contents() == [
+        "train: class 0", "train: class 1", "test: class 0", "test: class 1"]
+    assert boundary.locator(".scatterlayer .point").count() == 100  # 70 training and 30 test points
+    assert chart(app, "Loss (epoch 300: train ").locator(".legendtext").all_text_contents() == ["train", "test"]
+    expect(chart(app, "Each unit of the first hidden layer")).to_be_visible()
+    assert_snapshot(boundary, "train_xor_boundary")
+
+
+@pytest.mark.parametrize("dataset", ["spiral", "circle", "gauss"])
+def test_the_other_sets_train_without_error(app, dataset):
+    app.goto(f"/train?dataset={dataset}&epochs=30&test_fraction=0.2&optimizer=adam&learning_rate=0.01&reduction=mean")
+    app.click("btn_train")
+    assert app.counter().endswith(" · finished")
+    expect(chart(app, "Decision boundary at epoch 30")).to_be_visible()
+
+
+def test_an_unknown_data_set_in_the_link_is_named(app):
+    app.goto("/train?dataset=moons&seed=3")
+    warning = app.page.get_by_test_id("stSidebar").get_by_test_id("stAlertContentWarning")
+    expect(warning).to_contain_text(re.compile(r"dataset: 'moons' is not one of lesson, circle, xor, gauss, spiral"))
