@@ -118,6 +118,21 @@ def moved(epoch: int, phase: str, steps: int, epochs: int) -> tuple[int, str] | 
     return position // len(PHASES), PHASES[position % len(PHASES)]
 
 
+def unwalked_options(config: Config) -> dict[str, str]:
+    """{field: why} for the options the walk does not follow: it walks the lesson's loop, one full-batch
+    pass of the squared error with no penalty (a test split is fine: it walks the training rows)."""
+    why = "the One epoch page walks the lesson's loop (full batch, squared error, no penalty)"
+    unwalked = {}
+    if config.data.classification:
+        unwalked["dataset"] = f"{config.data.dataset!r} is a classification set; {why}"
+    if config.training.batch_size:
+        unwalked["batch_size"] = f"{config.training.batch_size} makes an epoch many steps; {why}"
+    for name in ("l1", "l2"):
+        if getattr(config.training, name):
+            unwalked[name] = f"{getattr(config.training, name):g} adds a penalty to the loss; {why}"
+    return unwalked
+
+
 class EpochWalker:
     """A config's run, walked one epoch at a time; the Trainer is kept, so the next epoch costs one step.
 

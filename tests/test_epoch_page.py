@@ -134,6 +134,21 @@ def test_bad_values_get_a_message_naming_the_field(params, field):
     assert f"**{field}**" in errors(at) and not at.get("plotly_chart") and not at.subheader
 
 
+@pytest.mark.parametrize("params,field", [
+    ({"dataset": "xor"}, "dataset"),
+    ({"batch_size": "16"}, "batch_size"),
+    ({"l2": "0.01"}, "l2"),
+])
+def test_options_beyond_the_lessons_loop_are_named_not_walked(params, field):
+    at = open_page(**params)
+    assert f"**{field}**" in errors(at) and "walks the lesson" in errors(at) and not at.get("plotly_chart")
+
+
+def test_a_test_split_is_walked_on_the_training_rows():
+    at = open_page(test_fraction="0.3")
+    assert not errors(at) and "torch.Size([70, 32])" in " ".join(code.value for code in at.code)
+
+
 @pytest.mark.skipif(cuda_unavailable_reason() is None, reason="CUDA is usable here")
 def test_cuda_where_there_is_none_is_named():
     at = open_page(device="cuda")

@@ -178,3 +178,11 @@ def test_replaying_an_earlier_epoch_draws_its_boundary():
     slider.set_value(3).run()
     assert not at.exception
     chart(at, "Decision boundary at epoch 3")
+
+
+def test_a_paused_classification_run_says_the_one_epoch_page_cannot_replay_it():
+    at = page(XOR)
+    at.button(key="btn_step").click().run()
+    assert at.session_state.status == "paused"
+    assert any("cannot replay this run" in caption.value for caption in at.caption)
+    assert not [m for m in at.markdown if "Inspect this epoch" in m.value]

@@ -17,7 +17,7 @@ import streamlit as st
 
 from core.config import FIELDS, Config, ConfigError, Limits, parse_config, parse_fields, whole_number
 from core.device import cuda_unavailable_reason
-from core.epoch import PHASES
+from core.epoch import PHASES, unwalked_options
 
 if TYPE_CHECKING:
     from core.trainer import Trainer
@@ -52,6 +52,10 @@ def inspect_epoch_link(trainer: Trainer) -> None:
     if trainer.uploaded:
         st.caption("An uploaded CSV cannot travel in a link, so the One epoch page cannot replay this run.")
         return
+    if unwalked_options(trainer.config):
+        st.caption("The One epoch page walks the lesson's loop (full batch, squared error, no penalty), "
+                   "so it cannot replay this run.")
+        return
     st.markdown(f"[Inspect this epoch]({epoch_url(trainer.config, trainer.epoch)}): epoch {trainer.epoch} → "
                 f"{trainer.epoch + 1} of this run, phase by phase (forward, loss, the autograd graph, zero_grad, "
                 "backward, update).")
@@ -71,6 +75,9 @@ def read_request(params: Mapping[str, str], fallback: Mapping[str, object], caps
             config = parse_config(values, caps)
         except ConfigError as error:  # over a cap on the whole network
             errors.update(error.errors)
+    if config is not None and (unwalked := unwalked_options(config)):
+        errors.update(unwalked)
+        config = None
     if config is not None and config.training.device == "cuda" and (reason := cuda_unavailable_reason()):
         errors["device"] = f"'cuda' is not usable here ({reason})"
         config = None
