@@ -34,9 +34,12 @@ def network_picture() -> None:
     title = f"The network of {source}: " + " → ".join(map(str, sizes))
     st.plotly_chart(network_figure(sizes, activations=[config.model.activation] * hidden, title=title),
                     key="home_network")
-    st.caption(f"`{config.data.n_features}` inputs (one per target coefficient), hidden `nn.Linear` layers of "
+    inputs = (f"(x1, x2 of the {config.data.dataset} set)" if config.data.classification
+              else "(one per target coefficient)")
+    output = "one output, a logit" if config.data.classification else "one output"
+    st.caption(f"`{config.data.n_features}` inputs {inputs}, hidden `nn.Linear` layers of "
                f"{', '.join(map(str, config.model.hidden_sizes))} units each followed by `nn."
-               f"{config.model.activation}()`, and one output.")
+               f"{config.model.activation}()`, and {output}.")
 
 
 st.title("Module Lab")
