@@ -8,6 +8,7 @@ Nothing in a file is evaluated: pandas only turns its text into numbers and stri
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import io
 import re
 from dataclasses import dataclass
@@ -38,6 +39,21 @@ class Dataset:
     dropped_rows: int  # rows left out for a missing value in one of the chosen columns
     means: np.ndarray  # (features,) float64, each raw feature's mean over the kept rows
     stds: np.ndarray  # (features,) float64, each raw feature's standard deviation (ddof=0)
+    classes: tuple[float, float] | None = None  # as classification: the target values read as 0 and 1
+
+    @property
+    def two_values(self) -> tuple[float, float] | None:
+        """The target's two values, smaller first, when it has exactly two: it may be trained as classification."""
+        values = np.unique(self.y)
+        return (float(values[0]), float(values[1])) if len(values) == 2 else None
+
+    def as_classification(self) -> Dataset:
+        """The same rows with the target as labels: its smaller value 0.0, its larger 1.0."""
+        low, high = self.two_values or (None, None)
+        if high is None:
+            raise DataError(f"the target {self.target_name!r} has {len(np.unique(self.y))} values; "
+                            "classification needs exactly two")
+        return dataclasses.replace(self, y=(self.y == high).astype(np.float32), classes=(low, high))
 
 
 def read_csv(data: bytes, limits: Limits = LIMITS, max_bytes: int = MAX_CSV_BYTES) -> pd.DataFrame:

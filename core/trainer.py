@@ -121,9 +121,11 @@ class Trainer:
     """The lesson's training of the config's network on the config's data: full batch, or mini-batches
     from a DataLoader; regression, or classification from logits; with an optional test split and penalty."""
 
-    def __init__(self, config: Config, data: tuple[np.ndarray, np.ndarray] | None = None, replay: bool = True):
+    def __init__(self, config: Config, data: tuple[np.ndarray, np.ndarray] | None = None, replay: bool = True,
+                 classification: bool | None = None):
         """`replay`: keep snapshots of the weights and gradients for replay (core/runs.py); off where
-        only the time of an epoch matters."""
+        only the time of an epoch matters. `classification`: uploaded `data` whose y holds 0/1 labels
+        (core.tabular.Dataset.as_classification); by default the config's data set says."""
         self.config = config
         self.uploaded = data is not None  # else the lesson's synthetic data, drawn from config.data
         self.device = resolve_device(config.training.device)
@@ -135,7 +137,7 @@ class Trainer:
             x, y, x_test, y_test = split(x, y, training.test_fraction, training.seed)
             self.x_test, self.y_test = x_test.to(self.device), y_test.to(self.device)
         self.x, self.y, self.model = x.to(self.device), y.to(self.device), model.to(self.device)  # training rows
-        self.classification = config.data.classification
+        self.classification = config.data.classification if classification is None else classification
         # Logits in, the sigmoid inside the loss: log(sigmoid(z)) computed as one stable expression.
         self.bce = torch.nn.BCEWithLogitsLoss(reduction=training.reduction) if self.classification else None
         # Reseeded every epoch (seed + epoch), so each epoch's order depends on the seed alone and a run
@@ -341,8 +343,8 @@ class Trainer:
 
     def plane(self, snapshot: Snapshot | None = None) -> BoundaryData | None:
         """The network over its input plane with the training and test points (core/boundary.py), with
-        the current weights or a snapshot's; None where the data is not a two-input classification set."""
-        if not self.classification:
+        the current weights or a snapshot's; None unless the data is classification with two inputs."""
+        if not self.classification or self.x.shape[1] != 2:
             return None
         model = self.model
         if snapshot is not None:

@@ -49,7 +49,7 @@ def show_task_notes() -> None:
     """What changes with the options beyond the lesson's: logits for classification, summed test losses."""
     if config is None:
         return
-    if config.data.classification:
+    if state.classifies(config, setup.dataset):
         st.info(WHY_LOGITS, icon=":material/lightbulb:")
     if config.training.test_fraction and config.training.reduction == "sum":
         st.caption("With the sum reduction each loss adds up its own rows, and the test set has fewer of them; "
@@ -192,7 +192,7 @@ training = trainer is not None and st.session_state.status in (state.Status.RUNN
 if training:
     single_step = st.session_state.status == state.Status.STEP
     st.session_state.status = state.Status.RUNNING
-plane = trainer.classification if trainer is not None else config is not None and config.data.classification
+plane = state.draws_plane(config, setup.dataset, trainer)
 live_view = LiveView(view, first_frame(trainer, view) if training else None, plane=plane)
 if ready_to_start:
     # In the progress bar's slot: when the run starts, every chart below keeps its place on the page,

@@ -280,3 +280,42 @@ def test_xor_is_half_right_without_a_hidden_layer_and_solved_with_four_units():
 def test_the_spiral_preset_learns_the_spiral():
     history = train(PRESET["spiral"].config).history
     assert history.accuracies[-1] > 0.95 and history.test_accuracies[-1] > 0.9
+
+
+# ------------------------------------------------------ CSV classification ---
+
+from core.tabular import DataError, prepare, read_csv  # noqa: E402
+
+def test_a_two_valued_target_reads_as_labels_smaller_value_zero():
+    frame = read_csv(b"a,b,label\n1,2,5\n2,1,7\n3,3,5\n4,0,7\n")
+    dataset = prepare(frame, "label", ["a", "b"], drop_incomplete=False)
+    assert dataset.two_values == (5.0, 7.0) and dataset.classes is None
+    labelled = dataset.as_classification()
+    assert labelled.classes == (5.0, 7.0) and labelled.y.ravel().tolist() == [0, 1, 0, 1]
+    assert labelled.y.dtype == np.float32 and labelled.y.shape == (4, 1)
+    three = prepare(read_csv(b"a,label\n1,1\n2,2\n3,3\n"), "label", ["a"], drop_incomplete=False)
+    assert three.two_values is None
+    with pytest.raises(DataError, match="has 3 values; classification needs exactly two"):
+        three.as_classification()
+
+
+def test_uploaded_labels_train_as_plain_pytorch_classification():
+    frame = read_csv(b"a,b,label\n" + b"".join(f"{i % 5},{(i * 7) % 3},{int(i % 5 > 2)}\n".encode() for i in range(40)))
+    data = prepare(frame, "label", ["a", "b"], drop_incomplete=False).as_classification()
+    config = Config().replace(optimizer="sgd", learning_rate=0.1, reduction="mean", epochs=10, hidden_sizes="4",
+                              test_fraction=0.25)
+    trainer = Trainer(config, data=(data.x, data.y), classification=True)
+    while not trainer.done:
+        trainer.step()
+    x, y, model = build_run(config, (data.x, data.y))
+    order = torch.randperm(40, generator=torch.Generator().manual_seed(7))
+    x, y = x[order[10:]], y[order[10:]]
+    optimizer, losses = torch.optim.SGD(model.parameters(), lr=0.1), []
+    for _ in range(10):
+        loss = nn.BCEWithLogitsLoss()(model(x), y)
+        losses.append(loss.item())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    np.testing.assert_allclose(trainer.history.losses, losses, rtol=1e-6)
+    assert trainer.plane() is not None and trainer.history.has_accuracy

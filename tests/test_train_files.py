@@ -155,3 +155,25 @@ def test_text_from_a_refused_checkpoint_is_never_rendered_as_markup(train):
     message = " ".join(e.value for e in train.error)
     assert "weight '![i](http://evil.example/t.png)' is not part" in displayed(message)
     assert "](" not in message and "![" not in message and "http:/" not in message  # all escaped, the URL broken
+
+
+PASSED = b"hours,sleep,passed\n1,8,0\n2,4,0\n5,7,1\n7,6,1\n3,5,0\n6,9,1\n8,3,1\n2,7,0\n4,6,1\n1,5,0\n"
+
+
+def test_a_csv_with_a_two_valued_target_trains_as_classification_with_its_boundary(train):
+    use_csv(train, PASSED)
+    assert train.checkbox(key="csv_classify").value is True
+    assert any("0 is class 0, 1 is class 1" in c.value for c in train.sidebar.caption)
+    train.number_input(key="epochs").set_value(5).run()
+    train.button(key="btn_train").click().run()
+    trainer = train.session_state.trainer
+    assert trainer.classification and trainer.uploaded and train.session_state.status == "finished"
+    assert [m.label for m in train.metric][:2] == ["loss · train", "accuracy · train"]
+    assert any("BCEWithLogitsLoss" in info.value for info in train.info)
+    train.checkbox(key="csv_classify").uncheck().run()
+    assert any("You changed the data" in w.value for w in train.warning)  # a regression of the same file needs Reset
+
+
+def test_a_csv_target_of_more_values_offers_no_classification(train):
+    use_csv(train, HOUSES)
+    assert not [box for box in train.checkbox if box.key == "csv_classify"]

@@ -1,4 +1,4 @@
-"""The Train page's data source: the lesson's synthetic data, or an uploaded CSV for regression."""
+"""The Train page's data source: generated data, or an uploaded CSV (regression, or classification when its target has two values)."""
 
 from __future__ import annotations
 
@@ -54,8 +54,25 @@ def uploaded_dataset(caps: Limits) -> tuple[Dataset | None, str | None]:
         dataset = prepare(_read(upload, caps), target, features, drop)
     except DataError as error:
         return None, str(error)
-    st.session_state.data_key = (upload.file_id, target, tuple(features), drop)
+    classify = _classify_choice(dataset)
+    if classify:
+        dataset = dataset.as_classification()
+    st.session_state.data_key = (upload.file_id, target, tuple(features), drop, classify)
     dropped = f"; {dataset.dropped_rows} incomplete rows dropped" if dataset.dropped_rows else ""
+    if dataset.classes is not None:
+        low, high = dataset.classes
+        used = f"The target is a label: {low:g} is class 0, {high:g} is class 1."
+    else:
+        used = "The target is used as it is."
     st.caption(f"{len(dataset.x):,} rows × {len(features)} features, each standardised to mean 0 and "
-               f"std 1{dropped}. The target is used as it is.")
+               f"std 1{dropped}. {used}")
     return dataset, None
+
+
+def _classify_choice(dataset: Dataset) -> bool:
+    """A target of exactly two values may be classes: ticked by default, as a 0/1 column usually is."""
+    if dataset.two_values is None:
+        return False
+    return st.checkbox("Classification", value=True, key="csv_classify",
+                       help="The target has two values: train one logit with nn.BCEWithLogitsLoss and count "
+                            "accuracy, instead of regressing the values with the squared error.")

@@ -201,7 +201,8 @@ def _start(config: Config | None, dataset: Dataset | None, event: Event, caps: L
         on_reset()  # "Train again": a fresh run of the same config
     if st.session_state.trainer is None:
         try:
-            st.session_state.trainer = Trainer(config, data=None if dataset is None else (dataset.x, dataset.y))
+            st.session_state.trainer = Trainer(config, data=None if dataset is None else (dataset.x, dataset.y),
+                                               classification=classifies(config, dataset))
         except RuntimeError as error:  # CUDA chosen but unusable, or out of memory
             st.session_state.run_error = f"Could not start training: {error}."
             st.session_state.offer_cpu = config.training.device == "cuda"
@@ -296,4 +297,17 @@ def initial_run(config: Config, dataset: Dataset | None) -> Trainer:
     """A fresh run of this config on the CPU (same seed, same data), before any epoch: the start view's
     weights and boundary."""
     data = None if dataset is None else (dataset.x, dataset.y)
-    return Trainer(config.replace(device="cpu"), data=data)  # built on the CPU either way
+    return Trainer(config.replace(device="cpu"), data=data, classification=classifies(config, dataset))  # on the CPU either way
+
+
+def classifies(config: Config, dataset: Dataset | None) -> bool:
+    """A classification run: a generated classification set, or an upload whose two-valued target is labels."""
+    return dataset.classes is not None if dataset is not None else config.data.classification
+
+
+def draws_plane(config: Config | None, dataset: Dataset | None, trainer: Trainer | None) -> bool:
+    """Whether the live view has the decision boundary's slots: a classification run on two inputs."""
+    if trainer is not None:
+        return trainer.classification and trainer.x.shape[1] == 2
+    inputs = dataset.x.shape[1] if dataset is not None else 2
+    return config is not None and classifies(config, dataset) and inputs == 2
