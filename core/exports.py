@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from core.config import Config
 from core.trainer import Trainer
 
@@ -19,11 +21,13 @@ def config_json(config: Config) -> str:
 
 
 def metrics_csv(trainer: Trainer) -> str:
-    """One row per epoch: epoch, loss, learning_rate, then grad_norm_<parameter name> per parameter."""
+    """One row per epoch: epoch, loss, learning_rate, then test_loss, accuracy and test_accuracy where the run
+    has them (a test split, classification), then grad_norm_<parameter name> per parameter."""
     import pandas as pd  # here, not at the top: ~0.3 s of every cold start (see core/tabular.py)
 
     history = trainer.history
     with trainer.lock:  # the columns grow while a run trains
         columns = {"epoch": history.epochs, "loss": history.losses.copy(), "learning_rate": history.learning_rates.copy()}
+        columns |= {name: column.copy() for name, column in history.metrics.items() if not np.isnan(column).all()}
         columns |= {f"grad_norm_{name}": norms.copy() for name, norms in history.grad_norms.items()}
     return pd.DataFrame(columns).to_csv(index=False, lineterminator="\n")

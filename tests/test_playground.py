@@ -319,3 +319,18 @@ def test_uploaded_labels_train_as_plain_pytorch_classification():
         optimizer.step()
     np.testing.assert_allclose(trainer.history.losses, losses, rtol=1e-6)
     assert trainer.plane() is not None and trainer.history.has_accuracy
+
+
+def test_the_metrics_csv_adds_the_test_loss_and_accuracies_a_run_has():
+    import io
+
+    import pandas as pd
+
+    from core.exports import metrics_csv
+
+    trainer = train(Config().replace(**PLAYGROUND, epochs=3))
+    table = pd.read_csv(io.StringIO(metrics_csv(trainer)))
+    assert list(table.columns[:6]) == ["epoch", "loss", "learning_rate", "test_loss", "accuracy", "test_accuracy"]
+    np.testing.assert_allclose(table["test_accuracy"], trainer.history.test_accuracies)
+    lesson = pd.read_csv(io.StringIO(metrics_csv(train(Config().replace(epochs=2)))))
+    assert list(lesson.columns[:4]) == ["epoch", "loss", "learning_rate", "grad_norm_0.weight"]
