@@ -366,7 +366,8 @@ def _python_data(config: Config) -> str:
     data = config.data
     n = data.n_samples
     if not data.classification:
-        return f"""# Data: x ~ N(0, 1), shape ({n}, {data.n_features}); noise ~ N(0, {_number(data.noise_std)}^2) and y, shape ({n}, 1).
+        std = _number(data.noise_std)
+        return f"""# Data: x ~ N(0, 1), shape ({n}, {data.n_features}); noise ~ N(0, {std}^2) and y, shape ({n}, 1).
 # y is written term by term, not x @ coefficients, whose rounding depends on the CPU.
 x = torch.randn({n}, {data.n_features})
 noise = torch.randn({n}, 1) * {_number(data.noise_std)}
@@ -375,7 +376,8 @@ noise = torch.randn({n}, 1) * {_number(data.noise_std)}
     n1, n0 = n - n // 2, n // 2
     noise = (f"x = x + torch.randn({n}, 2) * {_number(POSITION_NOISE * data.noise_std)}"
              f"  # noise: {_number(POSITION_NOISE)} * noise_std\n")
-    labels = f"y = torch.cat([torch.ones({n1}), torch.zeros({n0})]).unsqueeze(1)  # {n1} of class 1, then {n0} of class 0\n"
+    labels = (f"y = torch.cat([torch.ones({n1}), torch.zeros({n0})]).unsqueeze(1)"
+              f"  # {n1} of class 1, then {n0} of class 0\n")
     head = (f'# Data: the "{data.dataset}" set, {n} points on the plane: x of shape ({n}, 2), labels y of shape '
             f"({n}, 1),\n# 1.0 or 0.0. The model outputs one logit per row: above 0 says class 1.\n")
     if data.dataset == "circle":
@@ -650,7 +652,8 @@ def _r_test(config: Config) -> str:
     accuracy = ("    test_accuracy <- ((test_pred > 0)$to(dtype = torch_float()) == y_test)$sum()$item() / "
                 "y_test$size(1)\n" if config.data.classification else "")
     return ("  model$eval()\n  with_no_grad({\n    test_pred <- model(x_test)\n"
-            f"    test_loss <- {_r_loss(config, 'test_pred', 'y_test')}$item()\n" + accuracy + "  })\n  model$train()\n")
+            f"    test_loss <- {_r_loss(config, 'test_pred', 'y_test')}$item()\n" + accuracy
+            + "  })\n  model$train()\n")
 
 
 def _r_print(config: Config, loss: str) -> str:

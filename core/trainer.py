@@ -68,7 +68,8 @@ class Snapshot:
 
     def weights(self) -> dict[str, torch.Tensor]:
         """{"0.weight": ..., "0.bias": ...}: the snapshot's weights as a state_dict of the model."""
-        return {f"{name}.{kind}": tensors[i] for name, tensors in self._tensors for i, kind in enumerate(("weight", "bias"))}
+        return {f"{name}.{kind}": tensors[i] for name, tensors in self._tensors
+                for i, kind in enumerate(("weight", "bias"))}
 
     @functools.cached_property
     def layers(self) -> list[LayerState]:

@@ -32,7 +32,8 @@ def test_each_new_field_names_itself_and_what_is_allowed(field, value, message):
 
 def test_new_fields_default_to_the_lessons_run():
     training, data = Config().training, Config().data
-    assert (data.dataset, training.test_fraction, training.batch_size, training.l1, training.l2) == ("lesson", 0, 0, 0, 0)
+    new_fields = (data.dataset, training.test_fraction, training.batch_size, training.l1, training.l2)
+    assert new_fields == ("lesson", 0, 0, 0, 0)
     assert not data.classification and Config().layer_sizes() == [3, 32, 1]
 
 

@@ -1,4 +1,5 @@
-"""The Train page's data source: generated data, or an uploaded CSV (regression, or classification when its target has two values)."""
+"""The Train page's data source: generated data, or an uploaded CSV (regression, or classification when
+its target has two values)."""
 
 from __future__ import annotations
 

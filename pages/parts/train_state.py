@@ -297,7 +297,8 @@ def initial_run(config: Config, dataset: Dataset | None) -> Trainer:
     """A fresh run of this config on the CPU (same seed, same data), before any epoch: the start view's
     weights and boundary."""
     data = None if dataset is None else (dataset.x, dataset.y)
-    return Trainer(config.replace(device="cpu"), data=data, classification=classifies(config, dataset))  # on the CPU either way
+    # Built on the CPU whatever the device: it only shows the starting weights.
+    return Trainer(config.replace(device="cpu"), data=data, classification=classifies(config, dataset))
 
 
 def classifies(config: Config, dataset: Dataset | None) -> bool:

@@ -16,7 +16,8 @@ def chart(app, title: str):
 
 
 def metric(app, label: str) -> str:
-    found = app.page.get_by_test_id("stMetric").filter(has=app.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+    labelled = app.page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    found = app.page.get_by_test_id("stMetric").filter(has=labelled)
     return found.get_by_test_id("stMetricValue").inner_text()
 
 
