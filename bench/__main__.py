@@ -3,7 +3,8 @@ same run as medians of several repetitions, printed as one Markdown table (progr
 
     python -m bench                      # everything: ~8 minutes on 2 cores, longer when the app is slow
     python -m bench --quick              # a smoke run: one repetition, short runs
-    python -m bench --only loops,cold    # some groups: loops live large long size cold replay classroom
+    python -m bench --only loops,cold    # some groups: loops live large long size cold replay classroom server_class
+    python -m bench --only server_class --sessions 1,3   # the real server's class, with these class sizes
     python -m bench --reps 5             # repetitions for every group
     python -m bench --app /tmp/patched   # serve and import a (patched) copy of the app instead
 
@@ -27,7 +28,9 @@ from bench.loops import Run, time_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
-GROUPS = ("loops", "live", "large", "long", "size", "cold", "replay", "classroom")
+GROUPS = ("loops", "live", "large", "long", "size", "cold", "replay", "classroom", "server_class")
+BROWSER_GROUPS = {"live", "large", "long", "cold"}  # the others leave Chromium unlaunched
+CLASS_SIZES = "1,5,10,30"
 DEFAULT_REPS = {"loops": 5, "live": 3, "large": 2, "long": 1, "cold": 3, "replay": 5}
 
 
@@ -75,6 +78,8 @@ class Bench:
         self.env = {} if args.torch_threads is None else {name: str(args.torch_threads) for name in
                                                           ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         self.quick = args.quick
+        sizes = [int(n) for n in (args.sessions or ("1,5" if args.quick else CLASS_SIZES)).split(",")]
+        self.class_sizes = [1] + [n for n in sizes if n != 1]  # one session alone first: the others' baseline
         self.reps = {group: args.reps or (1 if args.quick else n) for group, n in DEFAULT_REPS.items()}
         self.lesson = [Run("lesson 3-32-1, 100 samples", (32,), 100, epochs) for epochs in (200, 5000)]
         # The lesson's lr (1e-4) with the summed loss diverges on this network by epoch 5; 1e-6 trains all 200.
@@ -216,7 +221,7 @@ class Bench:
         while not expected.done:
             expected.step()
         alone = None
-        for n in (1, 5) if self.quick else (1, 5, 10, 30):
+        for n in self.class_sizes:
             result = class_run(self.app, n, epochs, LIMITS.max_concurrent_runs, self.env)
             self.samples[f"classroom {n}"] = result
             sessions = result["sessions"]
@@ -237,6 +242,25 @@ class Bench:
                 f"{alone:.0f} epochs/s (1 session alone)", f"{kept:.2f}x",
                 "spread <= 1.25, total >= 0.9x, RSS < 1 GB, all losses",
                 verdict(spread <= 1.25 and kept >= 0.9 and result["rss_mb"] < 1000 and correct == n)))
+
+    def server_class(self) -> None:
+        """N websocket clients on the real server, training the lesson's config at once (bench/server_class.py)."""
+        sys.path.insert(0, str(self.app))
+        from bench import server_class
+        from core.config import LIMITS
+
+        epochs = 500 if self.quick else 2_000
+        expected = server_class.expected_loss(epochs)
+        with browser.Server(self.app, env=self.env) as server:
+            server.wait_healthy()
+            server_class.run_sync(server_class.one_run(server.url, 10))  # warm-up: torch imported, first-run costs paid
+            alone = None
+            for n in self.class_sizes:
+                result = server_class.class_run(server.url, server.process.pid, n, epochs)
+                self.samples[f"server class {n}"] = result
+                log(server_class.describe(result, expected))
+                alone = alone or epochs / result["seconds"]  # the first size is 1
+                self.rows += server_class_rows(result, expected, alone, LIMITS.max_concurrent_runs)
 
     # ----------------------------------------------------------------- size ---
 
@@ -293,7 +317,8 @@ class Bench:
         threads = self.env.get("OMP_NUM_THREADS", "torch's default")
         load = os.getloadavg()[0]
         with sync_playwright() as playwright:
-            self.browser = browser.launch(playwright)
+            if BROWSER_GROUPS & set(groups):
+                self.browser = browser.launch(playwright)
             for group in groups:
                 log(f"group {group}")
                 try:
@@ -302,7 +327,8 @@ class Bench:
                     errors += 1
                     self.rows.append(Row(f"{group}: ERROR", "", f"{type(error).__name__}: {error}".splitlines()[0][:200],
                                          result="ERROR"))
-            self.browser.close()
+            if self.browser is not None:
+                self.browser.close()
         self.rows.insert(0, Row("Setup", f"{os.cpu_count()} CPUs, torch threads: {threads}",
                                 f"load average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end"))
         if self.drawn:
@@ -319,6 +345,38 @@ def class_run(app: Path, n: int, epochs: int, slots: int, env: dict[str, str]) -
     done = subprocess.run([sys.executable, "-m", "bench.classroom", str(n), str(epochs), str(slots)], cwd=app,
                           env={**os.environ, **env}, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def server_class_rows(result: dict, expected: str, alone: float, slots: int) -> list[Row]:
+    """A class size's row, and its new visitor's."""
+    n, epochs, sessions = result["n"], result["epochs"], result["sessions"]
+    rates, walls = (sorted(s[key] for s in sessions) for key in ("rate", "wall_rate"))
+    waits, frames, deltas = (sorted(s[key] for s in sessions) for key in ("wait", "frames", "deltas"))
+    correct = sum(s["loss"] == expected and s["epochs"] == str(epochs) for s in sessions)
+    throughput = n * epochs / result["seconds"]
+    spread, kept = rates[-1] / rates[0], throughput / alone
+
+    def mmm(values: list[float], unit: str = "", digits: int = 0) -> str:
+        return "/".join(f"{v:.{digits}f}" for v in (values[0], median(values), values[-1])) + unit
+
+    config = f"lesson 3-32-1, {epochs:,} epochs each, live=false, K={slots}"
+    class_row = Row(
+        f"Class on the real server (websocket clients, no browser): {n} session{'s' if n > 1 else ''} at once", config,
+        f"done in {result['seconds']:.1f} s; peak server RSS {result['rss_mb']:.0f} MB; epochs/s per session "
+        f"while training {mmm(rates)} (min/median/max), click to last epoch {mmm(walls)}; queue wait (click to "
+        f"first epoch) {mmm(waits, ' s', 1)}; deltas delivered per session while training {mmm(frames)}, click to "
+        f"outcome {mmm(deltas)}; total {throughput:.0f} "
+        f"epochs/s; final loss as expected {correct}/{n}; CPU s: server {result['server_cpu']:.1f}, clients "
+        f"{result['client_cpu']:.1f}",
+        f"{alone:.0f} epochs/s (1 session alone)", f"{kept:.2f}x",
+        "spread (while training) <= 1.25, total >= 0.9x, RSS < 1 GB, all losses",
+        verdict(spread <= 1.25 and kept >= 0.9 and result["rss_mb"] < 1024 and correct == n))
+    visitor = result["visitor_ready"]
+    visitor_row = Row(f"A new visitor's Train page ready (script run finished) while {n} train", config,
+                      f"{visitor:.2f} s" + ("" if result["visitor_during_training"] else " (the class had finished)"),
+                      "22 s before the queue (issue 19, 30 sessions, browsers)", target="<= 5 s",
+                      result=verdict(visitor <= 5))
+    return [class_row, visitor_row]
 
 
 def table(rows: list[Row]) -> str:
@@ -338,6 +396,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="repetitions for every group (default: " +
                              ", ".join(f"{g} {n}" for g, n in DEFAULT_REPS.items()) + ")")
     parser.add_argument("--app", default=str(ROOT), help="app directory to serve and import (default: this repo)")
+    parser.add_argument("--sessions", default=None,
+                        help=f"class sizes for classroom and server_class, comma-separated; 1 is always run first, as "
+                             f"the baseline (default: {CLASS_SIZES}; --quick: 1,5)")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="pin OMP/MKL threads in every process the bench starts (default: torch's own choice)")
     args = parser.parse_args(argv)
