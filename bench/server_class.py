@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import psutil
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -90,6 +91,7 @@ class Session:
         over the wall (click to last epoch drawn)."""
         (first, first_epoch), (last, last_epoch) = self.trained[0], self.trained[-1]
         return {"ready": self.ready - self.opened, "wait": first - self.clicked, "training": last - first,
+                "first": first, "last": last,
                 "seconds": self.done - self.clicked, "rate": (last_epoch - first_epoch) / max(last - first, 1e-9),
                 "wall_rate": last_epoch / (last - self.clicked), "done": self.done,
                 "epochs": self.metrics.get("Epochs trained"),
@@ -182,7 +184,8 @@ async def class_sessions(url: str, n: int, epochs: int) -> dict:
         visitor = await visit(url, epochs)
         await runs
         training = any(s.trained[-1][0] > started + visitor for s in sessions)  # still training when it was ready
-        return {"n": n, "epochs": epochs, "seconds": max(s.done for s in sessions) - started,
+        ended = max(s.done for s in sessions)
+        return {"n": n, "epochs": epochs, "seconds": ended - started, "started": started, "ended": ended,
                 "visitor_ready": visitor, "visitor_during_training": training,
                 "sessions": [s.summary() for s in sessions]}
     finally:
@@ -196,20 +199,40 @@ def run_sync(coroutine):
         return pool.submit(asyncio.run, coroutine).result()
 
 
-class PeakRss:
-    """The largest RSS of a process, sampled every `every` s on a thread while the block runs."""
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, every process)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+class ServerSampler:
+    """The server's RSS and CPU seconds, and the machine's busy CPU seconds, sampled every `every` s
+    on a thread while the block runs: the peak RSS, and where the CPU went during any interval."""
 
     def __init__(self, pid: int, every: float = 0.1):
         self.process, self.every = psutil.Process(pid), every
-        self.peak_mb = 0.0
+        self.samples: list[tuple[float, float, float, float]] = []  # (perf_counter, RSS MB, server CPU s, busy CPU s)
         self._stop = threading.Event()
 
     def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak_mb = max(self.peak_mb, self.process.memory_info().rss / 2**20)
-            self._stop.wait(self.every)
+        while True:
+            self.samples.append((time.perf_counter(), self.process.memory_info().rss / 2**20,
+                                 sum(self.process.cpu_times()[:2]), busy_cpu_seconds()))
+            if self._stop.wait(self.every):
+                return
 
-    def __enter__(self) -> PeakRss:
+    @property
+    def peak_mb(self) -> float:
+        return max(rss for _, rss, _, _ in self.samples)
+
+    def cores(self, start: float, end: float) -> tuple[float, float]:
+        """Cores used on average from `start` to `end` (perf_counter readings): by the server, by the whole machine."""
+        times = [t for t, *_ in self.samples]
+        server, busy = ([sample[i] for sample in self.samples] for i in (2, 3))
+        span = max(end - start, 1e-9)
+        return tuple((float(np.interp(end, times, v)) - float(np.interp(start, times, v))) / span for v in (server, busy))
+
+    def __enter__(self) -> ServerSampler:
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -220,13 +243,21 @@ class PeakRss:
 
 
 def class_run(url: str, server_pid: int, n: int, epochs: int) -> dict:
-    """`class_sessions` with the server's peak RSS and CPU seconds, and this process's (the clients')."""
-    server, clients = psutil.Process(server_pid), psutil.Process()
-    before = sum(server.cpu_times()[:2]), sum(clients.cpu_times()[:2])
-    with PeakRss(server_pid) as rss:
+    """`class_sessions` with the server's peak RSS, the cores it and the whole machine used while
+    each session trained and over the class, and this process's (the clients') CPU seconds."""
+    clients = psutil.Process()
+    before = sum(clients.cpu_times()[:2])
+    with ServerSampler(server_pid) as sampler:
         result = run_sync(class_sessions(url, n, epochs))
-    result.update(rss_mb=rss.peak_mb, server_cpu=sum(server.cpu_times()[:2]) - before[0],
-                  client_cpu=sum(clients.cpu_times()[:2]) - before[1])
+    for session in result["sessions"]:
+        server, machine = sampler.cores(session["first"], session["last"])
+        # Per second of server CPU: the machine's other load (other processes) taken out.
+        session.update(server_cores=server, machine_cores=machine,
+                       cpu_rate=session["rate"] / server if server > 0 else float("nan"))
+    server, machine = sampler.cores(result["started"], result["ended"])
+    result.update(rss_mb=sampler.peak_mb, server_cores=server, machine_cores=machine,
+                  server_cpu=server * (result["ended"] - result["started"]),
+                  client_cpu=sum(clients.cpu_times()[:2]) - before)
     return result
 
 
@@ -248,7 +279,7 @@ def spread(values: list[float]) -> float:
 
 def describe(result: dict, expected: str) -> str:
     s = result["sessions"]
-    rates, walls = sorted(x["rate"] for x in s), sorted(x["wall_rate"] for x in s)
+    rates, walls, per_cpu = (sorted(x[key] for x in s) for key in ("rate", "wall_rate", "cpu_rate"))
     waits = sorted(x["wait"] for x in s)
     correct = sum(x["loss"] == expected and x["epochs"] == str(result["epochs"]) for x in s)
 
@@ -256,10 +287,11 @@ def describe(result: dict, expected: str) -> str:
         return "/".join(format(v, fmt) for v in (values[0], statistics.median(values), values[-1]))
 
     return (f"{result['n']} sessions x {result['epochs']} epochs: {result['seconds']:.1f} s, peak RSS "
-            f"{result['rss_mb']:.0f} MB, epochs/s training {mmm(rates, '.0f')} (spread {spread(rates):.2f}), "
+            f"{result['rss_mb']:.0f} MB, epochs/s training {mmm(rates, '.0f')} (spread {spread(rates):.2f}), per "
+            f"server CPU s {mmm(per_cpu, '.0f')} (spread {spread(per_cpu):.2f}), "
             f"over the wall {mmm(walls, '.0f')}, queue wait {mmm(waits, '.1f')} s, correct {correct}/{result['n']}, "
-            f"visitor ready {result['visitor_ready']:.2f} s, CPU s server {result['server_cpu']:.1f} "
-            f"clients {result['client_cpu']:.1f}")
+            f"visitor ready {result['visitor_ready']:.2f} s, cores busy: server {result['server_cores']:.2f}, "
+            f"machine {result['machine_cores']:.2f}; clients' CPU {result['client_cpu']:.1f} s")
 
 
 def main(argv: list[str]) -> None:
