@@ -359,7 +359,7 @@ def server_class_rows(result: dict, expected: str, alone: dict, slots: int) -> l
     out the machine's other load (other processes on a shared machine swing a run's wall-clock rate
     by 2x); what the server itself spends on contention (the GIL, reruns, drawing) stays in."""
     n, epochs, sessions = result["n"], result["epochs"], result["sessions"]
-    values = {key: [s[key] for s in sessions] for key in ("rate", "cpu_rate", "wall_rate", "wait", "frames", "deltas")}
+    values = {key: [s[key] for s in sessions] for key in ("ready", "rate", "cpu_rate", "wall_rate", "wait", "frames", "deltas")}
     correct = sum(s["loss"] == expected and s["epochs"] == str(epochs) for s in sessions)
     throughput, alone_throughput = n * epochs / result["seconds"], epochs / alone["seconds"]
     kept = throughput / alone_throughput
@@ -368,8 +368,9 @@ def server_class_rows(result: dict, expected: str, alone: dict, slots: int) -> l
     rows = [Row(
         f"Class on the real server (websocket clients, no browser): {n} session{'s' if n > 1 else ''} at once", config,
         f"done in {result['seconds']:.1f} s, total {throughput:.0f} epochs/s; peak server RSS {result['rss_mb']:.0f} MB; "
-        f"final loss as expected {correct}/{n}; queue wait (click to first epoch) "
-        f"{min_median_max(values['wait'], ' s', 1)} (min/median/max); deltas delivered per session while training "
+        f"final loss as expected {correct}/{n}; pages ready, all opened at once, {min_median_max(values['ready'], ' s', 2)} "
+        f"(min/median/max); queue wait (click to first epoch) "
+        f"{min_median_max(values['wait'], ' s', 1)}; deltas delivered per session while training "
         f"{min_median_max(values['frames'])}, click to outcome {min_median_max(values['deltas'])}; cores busy: server "
         f"{result['server_cores']:.2f}, other processes {others:.2f} of {os.cpu_count()}; clients' CPU "
         f"{result['client_cpu']:.1f} s",

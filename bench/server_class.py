@@ -18,7 +18,9 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,7 +130,7 @@ class Client:
             state.id, state.trigger_value = trigger, True
         await self.socket.send(back.SerializeToString())
 
-    async def until_finished(self, done) -> None:
+    async def until_finished(self, done: Callable[[Session], bool]) -> None:
         """Read ForwardMsgs until a script run finishes with `done(session)` true."""
         async with asyncio.timeout(TIMEOUT_S):
             while True:
@@ -151,12 +153,12 @@ class Client:
         self.session.done = time.perf_counter()
 
 
-async def visit(url: str, epochs: int) -> float:
-    """A new visitor: seconds from connecting to the Train page ready (its script run finished, Train drawn)."""
+async def visit(url: str, epochs: int) -> Session:
+    """A new visitor: connects and waits for the Train page (its script run finished, Train drawn)."""
     session = Session(query(epochs))
     async with Client(url, session) as client:
         await client.open_page()
-    return session.ready - session.opened
+    return session
 
 
 async def one_run(url: str, epochs: int) -> dict:
@@ -172,10 +174,8 @@ async def class_sessions(url: str, n: int, epochs: int) -> dict:
     """N sessions open the Train page at once, then all press Train; once each one has pressed
     and the first is training, a new visitor opens the page."""
     sessions = [Session(query(epochs)) for _ in range(n)]
-    clients = [Client(url, session) for session in sessions]
-    for client in clients:
-        await client.__aenter__()
-    try:
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(Client(url, session)) for session in sessions]
         await asyncio.gather(*(client.open_page() for client in clients))
         started = time.perf_counter()
         runs = asyncio.gather(*(client.train() for client in clients))
@@ -183,14 +183,11 @@ async def class_sessions(url: str, n: int, epochs: int) -> dict:
             await asyncio.sleep(0.02)
         visitor = await visit(url, epochs)
         await runs
-        training = any(s.trained[-1][0] > started + visitor for s in sessions)  # still training when it was ready
-        ended = max(s.done for s in sessions)
-        return {"n": n, "epochs": epochs, "seconds": ended - started, "started": started, "ended": ended,
-                "visitor_ready": visitor, "visitor_during_training": training,
-                "sessions": [s.summary() for s in sessions]}
-    finally:
-        for client in clients:
-            await client.__aexit__()
+    ended = max(s.done for s in sessions)
+    return {"n": n, "epochs": epochs, "seconds": ended - started, "started": started, "ended": ended,
+            "visitor_ready": visitor.ready - visitor.opened,
+            "visitor_during_training": visitor.ready < max(s.trained[-1][0] for s in sessions),
+            "sessions": [s.summary() for s in sessions]}
 
 
 def run_sync(coroutine):
