@@ -1,7 +1,7 @@
 """Module Lab's benchmark: every figure next to the baseline it is compared with, measured in the
 same run as medians of several repetitions, printed as one Markdown table (progress goes to stderr).
 
-    python -m bench                      # everything: ~8 minutes on 2 cores, longer when the app is slow
+    python -m bench                      # everything: ~11 minutes on 2 cores, longer when the app is slow
     python -m bench --quick              # a smoke run: one repetition, short runs
     python -m bench --only loops,cold    # some groups: loops live large long size cold replay classroom server_class
     python -m bench --only server_class --sessions 1,3   # the real server's class, with these class sizes
@@ -78,7 +78,7 @@ class Bench:
         self.env = {} if args.torch_threads is None else {name: str(args.torch_threads) for name in
                                                           ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         self.quick = args.quick
-        sizes = [int(n) for n in (args.sessions or ("1,5" if args.quick else CLASS_SIZES)).split(",")]
+        sizes = args.sessions or class_sizes("1,5" if args.quick else CLASS_SIZES)
         self.class_sizes = [1] + [n for n in sizes if n != 1]  # one session alone first: the others' baseline
         self.reps = {group: args.reps or (1 if args.quick else n) for group, n in DEFAULT_REPS.items()}
         self.lesson = [Run("lesson 3-32-1, 100 samples", (32,), 100, epochs) for epochs in (200, 5000)]
@@ -400,6 +400,14 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def class_sizes(text: str) -> list[int]:
+    """--sessions: "1,5,10" -> [1, 5, 10]."""
+    sizes = [int(n) for n in text.split(",") if n.strip().isdigit()]
+    if len(sizes) != len(text.split(",")) or 0 in sizes:
+        raise argparse.ArgumentTypeError(f"expected whole numbers from 1 up, comma-separated, got {text!r}")
+    return sizes
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -410,7 +418,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="repetitions for every group (default: " +
                              ", ".join(f"{g} {n}" for g, n in DEFAULT_REPS.items()) + ")")
     parser.add_argument("--app", default=str(ROOT), help="app directory to serve and import (default: this repo)")
-    parser.add_argument("--sessions", default=None,
+    parser.add_argument("--sessions", type=class_sizes, default=None,
                         help=f"class sizes for classroom and server_class, comma-separated; 1 is always run first, as "
                              f"the baseline (default: {CLASS_SIZES}; --quick: 1,5)")
     parser.add_argument("--torch-threads", type=int, default=None,

@@ -26,6 +26,12 @@ def test_unknown_group_is_refused():
         parse_args(["--only", "loops,nope"])
 
 
+@pytest.mark.parametrize("sizes", ["1,x", "0,5", "5,"])
+def test_class_sizes_must_be_whole_numbers_from_one(sizes):
+    with pytest.raises(SystemExit):
+        parse_args(["--sessions", sizes])
+
+
 def test_the_real_server_class_is_a_group_and_always_runs_one_session_alone_first():
     from bench.__main__ import Bench
 
