@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -350,6 +351,8 @@ def class_run(app: Path, n: int, epochs: int, slots: int, env: dict[str, str]) -
 
 
 def min_median_max(values: list[float], unit: str = "", digits: int = 0) -> str:
+    if not values:
+        return "—"
     values = sorted(values)
     return "/".join(f"{v:.{digits}f}" for v in (values[0], median(values), values[-1])) + unit
 
@@ -382,11 +385,15 @@ def server_class_rows(result: dict, expected: str, alone: dict, slots: int, plai
     if plain is not None:
         plain_rates = [s["epochs"] / s["training"] for s in plain["sessions"]]
         spread, plain_spread = (max(v) / min(v) for v in (values["rate"], plain_rates))
+        handover = {key: [s[key] for s in sessions if not math.isnan(s.get(key, math.nan))]  # the first has none
+                    for key in ("overlap", "overlap_rate", "after_rate")}
         rows.append(Row(
             f"Fairness: epochs per second of each of {n} sessions while it trains", config,
             f"{min_median_max(values['rate'])} (min/median/max, spread {spread:.2f}); per second of server CPU "
             f"{min_median_max(values['cpu_rate'])} (spread {max(values['cpu_rate']) / min(values['cpu_rate']):.2f}); "
-            f"from the click, queue included, {min_median_max(values['wall_rate'])}",
+            f"from the click, queue included, {min_median_max(values['wall_rate'])}; while the run before it in "
+            f"line finishes its page (its first {min_median_max(handover['overlap'], ' s', 2)}) "
+            f"{min_median_max(handover['overlap_rate'])}, after that {min_median_max(handover['after_rate'])}",
             f"the same {n} runs through the queue in a plain process, just after: {min_median_max(plain_rates)} "
             f"(spread {plain_spread:.2f})", f"{spread / plain_spread:.2f}x the plain spread",
             "spread (max/min) <= 1.25", verdict(spread <= 1.25)))
