@@ -1,9 +1,10 @@
 """Module Lab's benchmark: every figure next to the baseline it is compared with, measured in the
 same run as medians of several repetitions, printed as one Markdown table (progress goes to stderr).
 
-    python -m bench                      # everything: ~8 minutes on 2 cores, longer when the app is slow
+    python -m bench                      # everything: ~11 minutes on 2 cores, longer when the app is slow
     python -m bench --quick              # a smoke run: one repetition, short runs
-    python -m bench --only loops,cold    # some groups: loops live large long size boundary cold replay classroom
+    python -m bench --only loops,cold    # some groups: loops live large long size boundary cold replay classroom server_class
+    python -m bench --only server_class --sessions 1,3   # the real server's class, with these class sizes
     python -m bench --reps 5             # repetitions for every group
     python -m bench --app /tmp/patched   # serve and import a (patched) copy of the app instead
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -27,7 +29,9 @@ from bench.loops import Run, time_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
-GROUPS = ("loops", "live", "large", "long", "size", "boundary", "cold", "replay", "classroom")
+GROUPS = ("loops", "live", "large", "long", "size", "boundary", "cold", "replay", "classroom", "server_class")
+BROWSER_GROUPS = {"live", "large", "long", "cold"}  # the others leave Chromium unlaunched
+CLASS_SIZES = "1,5,10,30"
 DEFAULT_REPS = {"loops": 5, "live": 3, "large": 2, "long": 1, "cold": 3, "replay": 5, "boundary": 5}
 
 
@@ -75,6 +79,8 @@ class Bench:
         self.env = {} if args.torch_threads is None else {name: str(args.torch_threads) for name in
                                                           ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         self.quick = args.quick
+        sizes = args.sessions or class_sizes("1,5" if args.quick else CLASS_SIZES)
+        self.class_sizes = [1] + [n for n in sizes if n != 1]  # one session alone first: the others' baseline
         self.reps = {group: args.reps or (1 if args.quick else n) for group, n in DEFAULT_REPS.items()}
         self.lesson = [Run("lesson 3-32-1, 100 samples", (32,), 100, epochs) for epochs in (200, 5000)]
         # The lesson's lr (1e-4) with the summed loss diverges on this network by epoch 5; 1e-6 trains all 200.
@@ -216,7 +222,7 @@ class Bench:
         while not expected.done:
             expected.step()
         alone = None
-        for n in (1, 5) if self.quick else (1, 5, 10, 30):
+        for n in self.class_sizes:
             result = class_run(self.app, n, epochs, LIMITS.max_concurrent_runs, self.env)
             self.samples[f"classroom {n}"] = result
             sessions = result["sessions"]
@@ -237,6 +243,27 @@ class Bench:
                 f"{alone:.0f} epochs/s (1 session alone)", f"{kept:.2f}x",
                 "spread <= 1.25, total >= 0.9x, RSS < 1 GB, all losses",
                 verdict(spread <= 1.25 and kept >= 0.9 and result["rss_mb"] < 1000 and correct == n)))
+
+    def server_class(self) -> None:
+        """N websocket clients on the real server, training the lesson's config at once (bench/server_class.py)."""
+        sys.path.insert(0, str(self.app))
+        from bench import server_class
+        from core.config import LIMITS
+
+        epochs = 500 if self.quick else 2_000
+        expected = server_class.expected_loss(epochs)
+        with browser.Server(self.app, env=self.env) as server:
+            server.wait_healthy()
+            server_class.run_sync(server_class.one_run(server.url, 10))  # warm-up: torch imported, first-run costs paid
+            alone = None
+            for n in self.class_sizes:
+                result = server_class.class_run(server.url, server.process.pid, n, epochs)
+                log(server_class.describe(result, expected))
+                # The machine's own noise: the same runs through the same queue in a plain process, just after.
+                plain = class_run(self.app, n, epochs, LIMITS.max_concurrent_runs, self.env) if n > 1 else None
+                self.samples[f"server class {n}"] = {**result, "plain": plain}
+                alone = alone or result  # the first size is 1
+                self.rows += server_class_rows(result, expected, alone, LIMITS.max_concurrent_runs, plain)
 
     # ----------------------------------------------------------------- size ---
 
@@ -327,7 +354,8 @@ class Bench:
         threads = self.env.get("OMP_NUM_THREADS", "torch's default")
         load = os.getloadavg()[0]
         with sync_playwright() as playwright:
-            self.browser = browser.launch(playwright)
+            if BROWSER_GROUPS & set(groups):
+                self.browser = browser.launch(playwright)
             for group in groups:
                 log(f"group {group}")
                 try:
@@ -336,7 +364,8 @@ class Bench:
                     errors += 1
                     self.rows.append(Row(f"{group}: ERROR", "", f"{type(error).__name__}: {error}".splitlines()[0][:200],
                                          result="ERROR"))
-            self.browser.close()
+            if self.browser is not None:
+                self.browser.close()
         self.rows.insert(0, Row("Setup", f"{os.cpu_count()} CPUs, torch threads: {threads}",
                                 f"load average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end"))
         if self.drawn:
@@ -355,11 +384,74 @@ def class_run(app: Path, n: int, epochs: int, slots: int, env: dict[str, str]) -
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def min_median_max(values: list[float], unit: str = "", digits: int = 0) -> str:
+    if not values:
+        return "—"
+    values = sorted(values)
+    return "/".join(f"{v:.{digits}f}" for v in (values[0], median(values), values[-1])) + unit
+
+
+def server_class_rows(result: dict, expected: str, alone: dict, slots: int, plain: dict | None) -> list[Row]:
+    """A class size's rows: the class as a whole, fairness between its sessions, and a new visitor.
+
+    `alone`: the one-session run's result. `plain`: bench/classroom.py's result for the same class
+    (the same runs through the same queue in a plain process, no server): the spread the machine
+    itself gives identical runs, beside the server's (other processes on a shared machine swing a
+    run's rate by 2x). Per second of server CPU takes most of that load out, not all of it."""
+    n, epochs, sessions = result["n"], result["epochs"], result["sessions"]
+    values = {key: [s[key] for s in sessions] for key in ("ready", "rate", "cpu_rate", "wall_rate", "wait", "frames", "deltas")}
+    correct = sum(s["loss"] == expected and s["epochs"] == str(epochs) for s in sessions)
+    throughput, alone_throughput = n * epochs / result["seconds"], epochs / alone["seconds"]
+    kept = throughput / alone_throughput
+    config = f"lesson 3-32-1, {epochs:,} epochs each, live=false, K={slots}"
+    others = result["machine_cores"] - result["server_cores"]
+    rows = [Row(
+        f"Class on the real server (websocket clients, no browser): {n} session{'s' if n > 1 else ''} at once", config,
+        f"done in {result['seconds']:.1f} s, total {throughput:.0f} epochs/s; peak server RSS {result['rss_mb']:.0f} MB; "
+        f"final loss as expected {correct}/{n}; pages ready, all opened at once, {min_median_max(values['ready'], ' s', 2)} "
+        f"(min/median/max); queue wait (click to first epoch) "
+        f"{min_median_max(values['wait'], ' s', 1)}; deltas delivered per session while training "
+        f"{min_median_max(values['frames'])}, click to outcome {min_median_max(values['deltas'])}; cores busy: server "
+        f"{result['server_cores']:.2f}, other processes {others:.2f} of {os.cpu_count()}; clients' CPU "
+        f"{result['client_cpu']:.1f} s",
+        f"{alone_throughput:.0f} epochs/s (1 session alone)", f"{kept:.2f}x", "total >= 0.9x, RSS < 1 GB, every loss",
+        verdict(kept >= 0.9 and result["rss_mb"] < 1024 and correct == n))]
+    if plain is not None:
+        plain_rates = [s["epochs"] / s["training"] for s in plain["sessions"]]
+        spread, plain_spread = (max(v) / min(v) for v in (values["rate"], plain_rates))
+        handover = {key: [s[key] for s in sessions if not math.isnan(s.get(key, math.nan))]  # the first has none
+                    for key in ("overlap", "overlap_rate", "after_rate")}
+        rows.append(Row(
+            f"Fairness: epochs per second of each of {n} sessions while it trains", config,
+            f"{min_median_max(values['rate'])} (min/median/max, spread {spread:.2f}); per second of server CPU "
+            f"{min_median_max(values['cpu_rate'])} (spread {max(values['cpu_rate']) / min(values['cpu_rate']):.2f}); "
+            f"from the click, queue included, {min_median_max(values['wall_rate'])}; while the run before it in "
+            f"line finishes its page (its first {min_median_max(handover['overlap'], ' s', 2)}) "
+            f"{min_median_max(handover['overlap_rate'])}, after that {min_median_max(handover['after_rate'])}",
+            f"the same {n} runs through the queue in a plain process, just after: {min_median_max(plain_rates)} "
+            f"(spread {plain_spread:.2f})", f"{spread / plain_spread:.2f}x the plain spread",
+            "spread (max/min) <= 1.25", verdict(spread <= 1.25)))
+    visitor = result["visitor_ready"]
+    rows.append(Row(f"A new visitor's Train page ready (script run finished) while {n} train", config,
+                    f"{visitor:.2f} s" + ("" if result["visitor_during_training"] else " (the class had finished)"),
+                    "22 s before the queue (issue 19, 30 sessions, browsers)", target="<= 5 s",
+                    result=verdict(visitor <= 5)))
+    return rows
+
+
 def table(rows: list[Row]) -> str:
     header = ["check", "config", "measured", "baseline (same run)", "ratio", "target", "result"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(v).replace("|", "/") for v in asdict(row).values()) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def class_sizes(text: str) -> list[int]:
+    """--sessions: "1,5,10" -> [1, 5, 10]."""
+    sizes = [int(n) for n in text.split(",") if n.strip().isdigit()]
+    if len(sizes) != len(text.split(",")) or 0 in sizes:
+        raise argparse.ArgumentTypeError(f"expected whole numbers from 1 up, comma-separated, got {text!r}")
+    return sizes
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -372,6 +464,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="repetitions for every group (default: " +
                              ", ".join(f"{g} {n}" for g, n in DEFAULT_REPS.items()) + ")")
     parser.add_argument("--app", default=str(ROOT), help="app directory to serve and import (default: this repo)")
+    parser.add_argument("--sessions", type=class_sizes, default=None,
+                        help=f"class sizes for classroom and server_class, comma-separated; 1 is always run first, as "
+                             f"the baseline (default: {CLASS_SIZES}; --quick: 1,5)")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="pin OMP/MKL threads in every process the bench starts (default: torch's own choice)")
     args = parser.parse_args(argv)

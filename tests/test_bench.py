@@ -1,14 +1,20 @@
-"""bench/: its command line, and the frame-size bound it reports. No timings here: `python -m bench` takes them."""
+"""bench/: its command line, the frame-size bound it reports, and the websocket client its
+server_class group drives the real server with. No timings here: `python -m bench` takes them."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from bench.__main__ import GROUPS, parse_args
 from bench.boundary import LARGEST, LESSON, frame_cost
 from bench.frame_size import frame_bytes
+from bench.server_class import expected_loss, one_run, run_sync
+from browser_support import LOCAL_OPTIONS, StreamlitServer
 from core.config import LIMITS, Config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_help_prints_usage():
@@ -19,6 +25,30 @@ def test_help_prints_usage():
 def test_unknown_group_is_refused():
     with pytest.raises(SystemExit):
         parse_args(["--only", "loops,nope"])
+
+
+@pytest.mark.parametrize("sizes", ["1,x", "0,5", "5,"])
+def test_class_sizes_must_be_whole_numbers_from_one(sizes):
+    with pytest.raises(SystemExit):
+        parse_args(["--sessions", sizes])
+
+
+def test_the_real_server_class_is_a_group_and_always_runs_one_session_alone_first():
+    from bench.__main__ import Bench
+
+    assert "server_class" in GROUPS
+    assert Bench(parse_args(["--only", "server_class", "--sessions", "3,30"])).class_sizes == [1, 3, 30]
+
+
+@pytest.mark.timeout(120)  # a real server: its start, torch's import on the first page, a 5-epoch run
+def test_a_websocket_client_trains_a_session_on_the_real_server(tmp_path):
+    """What the server_class group counts on: the Train page over Streamlit's own protocol, a press
+    on Train, and the run's outcome read back from the page, equal to a plain Trainer run's."""
+    with StreamlitServer(ROOT, tmp_path / "streamlit.log", options=LOCAL_OPTIONS) as server:
+        server.wait_healthy()
+        run = run_sync(one_run(server.url, 5))
+    assert (run["loss"], run["epochs"]) == (expected_loss(5), "5")
+    assert run["frames"] >= 1 and run["most_ahead"] == 0
 
 
 @pytest.mark.parametrize("config,trained", [

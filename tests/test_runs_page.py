@@ -57,8 +57,14 @@ def test_two_runs_on_one_chart_and_in_the_table_with_only_the_setting_that_diffe
     assert table["link"][0].startswith("train?") and "learning_rate=0.0001" in table["link"][0]
 
 
+def test_the_newest_run_is_picked_to_load_once_it_is_kept(two_runs):
+    """The pick was drawn with run 1 alone; run 2, kept since, is the default (not the earlier pick)."""
+    pick = next(box for box in two_runs.selectbox if box.label == "Load a run's settings into the sidebar")
+    assert pick.options == ["run 1", "run 2"] and pick.value == 2
+
+
 def test_loading_a_runs_settings_puts_them_in_the_sidebar(two_runs):
-    two_runs.selectbox(key="runs_pick").set_value(1).run()
+    two_runs.selectbox(key="runs_pick_2").set_value(1).run()
     two_runs.button(key="btn_load_run").click().run()
     assert two_runs.select_slider(key="learning_rate").value == 1e-4
     assert any("Loaded the settings of run 1" in info.value for info in two_runs.info)

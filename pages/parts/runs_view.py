@@ -171,19 +171,22 @@ def apply_edits(key: str, numbers: list[int]) -> None:
 def load_and_download(store: RunStore) -> None:
     left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
     names = {run.number: run.name for run in store.runs}
-    left.selectbox("Load a run's settings into the sidebar", list(names), format_func=names.get, key="runs_pick",
+    # A key per newest run: a widget keeps its pick across reruns, so without it a run kept later
+    # would never become the default.
+    pick = f"runs_pick_{store.runs[-1].number}"
+    left.selectbox("Load a run's settings into the sidebar", list(names), format_func=names.get, key=pick,
                    index=len(names) - 1)
     middle.button("Load settings", key="btn_load_run", icon=":material/settings_backup_restore:", width="stretch",
-                  on_click=load_settings)
+                  on_click=load_settings, args=(pick,))
     csv = runs_table(store, every_setting=True).drop(columns=["show"]).to_csv(index=False)
     right.download_button("Table as CSV", csv, file_name="module_lab_runs.csv", mime="text/csv", key="runs_csv",
                           icon=":material/download:", width="stretch")
 
 
-def load_settings() -> None:
-    """A kept run's settings into the sidebar's widgets (their keys are the config's field names),
+def load_settings(pick: str) -> None:
+    """The picked run's settings into the sidebar's widgets (their keys are the config's field names),
     before the widgets are drawn."""
-    run: KeptRun | None = run_store().get(st.session_state.get("runs_pick"))
+    run: KeptRun | None = run_store().get(st.session_state.get(pick))
     if run is None:
         return
     for name, value in run.config.values().items():

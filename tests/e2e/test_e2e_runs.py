@@ -39,3 +39,40 @@ def test_two_runs_on_one_chart_in_the_table_and_replayed_from_epoch_0(app, asser
     app.act(lambda: (replay_thumb(app).focus(), replay_thumb(app).press("End")))
     titles = chart_titles(app)
     assert "Weights at epoch 150" in titles and any(t.startswith("Gradients at epoch 150") for t in titles), titles
+
+
+def table_grid(app):
+    """The runs table's glide-data-grid, whose scroller lies over its canvas; redrawn after each edit."""
+    return app.page.locator("[class*='st-key-runs_table_'] .dvn-scroller")
+
+
+def select_cell(app, row: int, column: int) -> None:
+    """Click the row's first cell (its 35 px rows under a 35 px header), then arrow to the column."""
+    table_grid(app).click(position={"x": 20, "y": 35 + 35 * row + 17})
+    for _ in range(column):
+        app.page.keyboard.press("ArrowRight")
+
+
+def test_the_table_ticks_pins_and_renames_runs(app):
+    """The data editor's editable columns (show, pin, name) reach the runs: an unticked run leaves
+    the chart, a pin stays ticked when the table is redrawn, a renamed run's trace takes the name."""
+    app.goto("/train?epochs=20&seed=7")
+    app.click("btn_train")
+    app.click("btn_train")  # run 1 kept, run 2 trains
+    assert app.counter().startswith("Epoch 20 / 20")
+    expect(table_grid(app)).to_be_visible()
+    select_cell(app, 1, 0)
+    app.act(lambda: app.page.keyboard.press(" "))  # untick run 2's "show"
+    assert comparison(app).locator(".legendtext").all_text_contents() == ["run 1"]
+    select_cell(app, 0, 1)
+    app.act(lambda: app.page.keyboard.press(" "))  # pin run 1
+    select_cell(app, 0, 2)
+    app.page.keyboard.press("Enter")
+    editor = app.page.locator("#portal textarea").first
+    expect(editor).to_be_visible()
+    app.act(lambda: (editor.fill("lr 1e-4"), editor.press("Enter")))
+    assert comparison(app).locator(".legendtext").all_text_contents() == ["lr 1e-4"]
+    rows = app.page.locator("table[role='grid']").filter(has_text="outcome").locator("tbody tr")  # glide's a11y copy
+    expect(rows).to_have_count(2)
+    assert rows.nth(0).locator("td").all_inner_texts()[:3] == ["true", "true", "lr 1e-4"]  # show, pin, name
+    assert rows.nth(1).locator("td").all_inner_texts()[:3] == ["false", "false", "run 2"]
