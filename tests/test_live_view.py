@@ -106,3 +106,22 @@ def test_live_matrices_say_they_are_updated_less_often_and_the_final_frame_does_
     drawn.clear()
     run_frame(run, live=True, log_scale=False, status="finished")
     assert not any(note in figure.layout.title.text for _, figure in drawn for note in SLOW_CHARTS_NOTES.values())
+
+
+def test_the_decision_boundary_has_its_own_clock_within_a_tenth_of_the_time():
+    now = [0.0]
+    schedule = LiveSchedule(clock=lambda: now[0])
+    assert not schedule.plane_due(float("inf"))  # the start view shows epoch 0's boundary
+    now[0] = 0.25
+    assert schedule.plane_due(float("inf")) and not schedule.plane_due(seconds_left=0.2)
+    schedule.plane.drew(started=0.2)  # a 50 ms frame: the next one 0.45 s later, 10% of the time drawing
+    assert schedule.plane.next_due == pytest.approx(0.25 + 0.45)
+
+
+def test_a_classification_frame_draws_the_boundary_and_units_at_its_epoch_and_a_regression_none():
+    run = trained(4, dataset="circle", test_fraction=0.2)
+    shown = titles(live_figures(run, plane=True))
+    assert shown["boundary"].startswith("Decision boundary at epoch 4")
+    assert shown["units"].startswith("Each unit of the first hidden layer over the plane at epoch 4")
+    assert [trace.name for trace in live_figures(run, slow=False)["loss"].data] == ["train", "test"]
+    assert "boundary" not in live_figures(trained(2), plane=True)
