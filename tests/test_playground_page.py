@@ -186,3 +186,9 @@ def test_a_paused_classification_run_says_the_one_epoch_page_cannot_replay_it():
     assert at.session_state.status == "paused"
     assert any("cannot replay this run" in caption.value for caption in at.caption)
     assert not [m for m in at.markdown if "Inspect this epoch" in m.value]
+
+
+def test_the_test_fraction_reads_as_a_percentage():
+    from pages.parts.train_widgets import percent_label
+
+    assert [percent_label(v) for v in (0.0, 0.3, 0.7, 0.05, 0.333)] == ["0%", "30%", "70%", "5%", "0.333"]

@@ -26,7 +26,9 @@ def download_buttons(config: Config | None, trainer: Trainer | None) -> None:
                             help="Weights, optimizer state, config and metrics; reload it below.")
     cols[1].download_button("Metrics (.csv)", data=lambda: metrics_csv(trainer), file_name="module_lab_metrics.csv",
                             mime="text/csv", key="dl_metrics", on_click="ignore", icon=":material/download:",
-                            disabled=trainer is None, width="stretch", help="Loss, lr and gradient norms per epoch.")
+                            disabled=trainer is None, width="stretch",
+                            help="Loss, lr, the test loss and accuracies where the run has them, and gradient norms "
+                                 "per epoch.")
     run_config = trainer.config if trainer is not None else config
     cols[2].download_button("Config (.json)", data=lambda: config_json(run_config), file_name="module_lab_config.json",
                             mime="application/json", key="dl_config", on_click="ignore", icon=":material/download:",

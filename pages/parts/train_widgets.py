@@ -146,12 +146,18 @@ def _data_widgets(caps: Limits) -> tuple[Dataset | None, str | None]:
             read_as("coefficients", caps)
     fractions = sorted({*TEST_FRACTIONS, float(st.session_state.test_fraction)})
     st.select_slider("Test fraction", fractions, key="test_fraction", disabled=locked("test_fraction"),
-                     format_func=lambda v: f"{v:.0%}" if round(100 * v) == 100 * v else f"{v:g}",
+                     format_func=percent_label,
                      help="Rows held out, picked once with the seed: the model never trains on them, and their loss "
                           "(model.eval(), torch.no_grad()) is drawn beside the training loss. 0: train on every row.")
     st.number_input("Seed", key="seed", disabled=locked("seed"), min_value=0, max_value=MAX_SEED, step=1,
                     help="Seeds the data, the split and the initial weights: the same seed gives the same run.")
     return dataset, data_error
+
+
+def percent_label(fraction: float) -> str:
+    """'30%' for 0.3 (whose 100x is 30.000000000000004), '0.333' where a link gave more digits."""
+    percent = 100 * fraction
+    return f"{round(percent)}%" if abs(percent - round(percent)) < 1e-9 else f"{fraction:g}"
 
 
 def _presets() -> None:
