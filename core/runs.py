@@ -73,12 +73,14 @@ class KeptRun:
     test_loss: float = math.nan  # the last epoch's, NaN without a test split
     accuracy: float = math.nan  # fraction of training rows right at the last epoch, NaN for regression
     test_accuracy: float = math.nan
+    test_curve: tuple[np.ndarray, np.ndarray] | None = None  # (epochs, test losses), bounded as the loss curve
     ticked: bool = True  # drawn on the comparison chart
     pinned: bool = False  # never dropped by the cap while an unpinned run is left
 
     @property
     def nbytes(self) -> int:
-        return self.epochs.nbytes + self.losses.nbytes
+        test = sum(column.nbytes for column in self.test_curve) if self.test_curve is not None else 0
+        return self.epochs.nbytes + self.losses.nbytes + test
 
 
 class RunStore:

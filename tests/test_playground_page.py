@@ -192,3 +192,12 @@ def test_the_test_fraction_reads_as_a_percentage():
     from pages.parts.train_widgets import percent_label
 
     assert [percent_label(v) for v in (0.0, 0.3, 0.7, 0.05, 0.333)] == ["0%", "30%", "70%", "5%", "0.333"]
+
+
+def test_the_runs_chart_draws_a_kept_runs_test_loss():
+    at = page({**XOR, "epochs": "5"})
+    at.button(key="btn_train").click().run()
+    names = [trace["name"] for trace in chart(at, "Runs compared")["data"]]
+    assert names == ["run 1", "run 1 · test"]
+    run = at.session_state.runs.runs[0]
+    np.testing.assert_allclose(run.test_curve[1], at.session_state.trainer.history.test_losses, rtol=1e-6)

@@ -164,6 +164,15 @@ def test_comparison_figure_names_each_trace_by_its_run_on_a_log_axis():
     assert comparison_figure([("run 1", epochs, 100.0 / epochs)], log_scale=False).layout.yaxis.type == "linear"
 
 
+def test_comparison_figure_draws_a_runs_test_loss_dotted_in_its_colour():
+    epochs = np.arange(1, 101)
+    figure = comparison_figure([("run 1", epochs, 100.0 / epochs, (epochs, 50.0 + epochs)),
+                                ("run 2", epochs, np.ones(100))])
+    assert [trace.name for trace in figure.data] == ["run 1", "run 1 · test", "run 2"]
+    assert figure.data[1].line.color == figure.data[0].line.color and figure.data[1].line.dash == "dot"
+    np.testing.assert_allclose(figure.data[1].y, 50.0 + epochs)
+
+
 def test_mark_epoch_draws_a_line_and_says_the_epoch():
     figure = mark_epoch(comparison_figure([("run 1", [1, 2], [2.0, 1.0])]), 0)
     assert figure.layout.shapes[0].x0 == 0 and "epoch 0" in figure.layout.annotations[0].text

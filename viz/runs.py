@@ -13,18 +13,19 @@ REPLAY_COLOUR = "#9467bd"
 DASHES = ("solid", "dash", "dot", "dashdot")  # a run equal to another (Train again) still shows under it
 
 
-def comparison_figure(curves: Sequence[tuple[str, Sequence[int], Sequence[float]]], *, log_scale: bool = True,
-                      max_points: int = MAX_POINTS) -> go.Figure:  # curves: (run name, epochs, losses)
-    """Each run's loss over epochs, one trace per (name, epochs, losses), named by the run."""
+def comparison_figure(curves: Sequence[tuple], *, log_scale: bool = True,
+                      max_points: int = MAX_POINTS) -> go.Figure:
+    """Each run's loss over epochs, one trace per curve, named by the run. A curve is (name, epochs, losses),
+    or (name, epochs, losses, (test epochs, test losses)) for a run with a test split: its test loss is a
+    thinner dotted trace of the run's colour, named "<name> · test"."""
     traces = []
-    for i, (name, epochs, losses) in enumerate(curves):
-        x, y = decimate(epochs, losses, max_points)
-        if log_scale:
-            x, y = x[y > 0], y[y > 0]
-        line = dict(color=LAYER_COLOURS[i % len(LAYER_COLOURS)], width=2, dash=DASHES[i % len(DASHES)])
-        traces.append(dict(type="scatter", x=x.astype(np.float32), y=y.astype(np.float32), mode="lines", name=name,
-                           line=line,
-                           hovertemplate=f"{name}<br>epoch %{{x}}<br>loss %{{y:.6g}}<extra></extra>"))
+    for i, (name, epochs, losses, *test) in enumerate(curves):
+        colour = LAYER_COLOURS[i % len(LAYER_COLOURS)]
+        line = dict(color=colour, width=2, dash=DASHES[i % len(DASHES)])
+        traces.append(_curve(name, epochs, losses, line, log_scale, max_points))
+        if test:
+            traces.append(_curve(f"{name} · test", *test[0], dict(color=colour, width=1.5, dash="dot"), log_scale,
+                                 max_points))
     return go.Figure(data=traces, layout=dict(
         title=dict(text="Runs compared: loss"), template="none", height=360,
         margin=dict(l=60, r=20, t=50, b=40),
@@ -33,6 +34,15 @@ def comparison_figure(curves: Sequence[tuple[str, Sequence[int], Sequence[float]
                    type="log" if log_scale else "linear"),
         showlegend=True, legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1.0, xanchor="right"),
     ))
+
+
+def _curve(name: str, epochs: Sequence[int], losses: Sequence[float], line: dict, log_scale: bool,
+           max_points: int) -> dict:
+    x, y = decimate(epochs, losses, max_points)
+    if log_scale:
+        x, y = x[y > 0], y[y > 0]
+    return dict(type="scatter", x=x.astype(np.float32), y=y.astype(np.float32), mode="lines", name=name, line=line,
+                hovertemplate=f"{name}<br>epoch %{{x}}<br>loss %{{y:.6g}}<extra></extra>")
 
 
 def mark_epoch(figure: go.Figure, epoch: int) -> go.Figure:

@@ -34,12 +34,16 @@ def keep_run(trainer: Trainer | None, status: str) -> None:
         return
     history = trainer.history
     epochs, losses = decimate(history.epochs, history.losses, CURVE_POINTS)
+    test_curve = None
+    if trainer.x_test is not None:
+        test_epochs, test_losses = decimate(history.epochs, history.test_losses, CURVE_POINTS)
+        test_curve = (test_epochs.astype(np.int32), test_losses.astype(np.float32))
     note = store.keep(KeptRun(
         number=number, name=f"run {number}", config=trainer.config,
         epochs=epochs.astype(np.int32), losses=losses.astype(np.float32), final_loss=float(history.losses[-1]),
         r_squared=trainer.r_squared() if trainer.diverged_at is None else float("nan"),
         epochs_trained=trainer.epoch, seconds=trainer.seconds, outcome=outcome,
         test_loss=float(history.test_losses[-1]), accuracy=float(history.accuracies[-1]),
-        test_accuracy=float(history.test_accuracies[-1])))
+        test_accuracy=float(history.test_accuracies[-1]), test_curve=test_curve))
     if note:
         st.session_state.runs_note = note

@@ -104,11 +104,15 @@ def runs_section(trainer: Trainer | None, status: str, max_runs: int) -> None:
     load_and_download(store)
 
 
-def curves(store: RunStore, trainer: Trainer | None) -> list[tuple[str, object, object]]:
-    """The ticked kept runs' loss curves, and the current run's while it is not kept yet (paused)."""
-    lines = [(run.name, run.epochs, run.losses) for run in store.ticked()]
+def curves(store: RunStore, trainer: Trainer | None) -> list[tuple]:
+    """The ticked kept runs' loss curves, and the current run's while it is not kept yet (paused): (name,
+    epochs, losses), with (test epochs, test losses) after them where the run held rows out."""
+    lines: list[tuple] = [(run.name, run.epochs, run.losses, *([run.test_curve] if run.test_curve else []))
+                          for run in store.ticked()]
     if trainer is not None and trainer.epoch >= 1 and store.get(number := store.number_of(trainer)) is None:
-        lines.append((f"run {number} (now)", trainer.history.epochs, trainer.history.losses))
+        history = trainer.history
+        test = [(history.epochs, history.test_losses)] if trainer.x_test is not None else []
+        lines.append((f"run {number} (now)", history.epochs, history.losses, *test))
     return lines
 
 
