@@ -119,9 +119,10 @@ def show_outcome(run: Trainer) -> None:
 def show_split_outcome(run: Trainer) -> None:
     """Train and test side by side: the last epoch's loss, and for classification its accuracy."""
     history, held_out = run.history, run.x_test is not None
-    metrics = [("loss · train", f"{history.losses[-1]:.6g}")]
+    # 4 digits: five metrics share the width, and six (0.0357954) were cut to "0.03579..."
+    metrics = [("loss · train", f"{history.losses[-1]:.4g}")]
     if held_out:
-        metrics.append(("loss · test", f"{history.test_losses[-1]:.6g}"))
+        metrics.append(("loss · test", f"{history.test_losses[-1]:.4g}"))
     if run.classification:
         metrics.append(("accuracy · train", f"{history.accuracies[-1]:.1%}"))
         if held_out:

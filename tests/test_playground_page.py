@@ -82,7 +82,7 @@ def test_the_xor_link_trains_as_the_trainer_with_train_and_test_side_by_side(xor
     np.testing.assert_array_equal(history.losses, expected.losses)
     np.testing.assert_array_equal(history.test_losses, expected.test_losses)
     metrics = {m.label: m.value for m in xor_run.metric}
-    assert metrics == {"loss · train": f"{expected.losses[-1]:.6g}", "loss · test": f"{expected.test_losses[-1]:.6g}",
+    assert metrics == {"loss · train": f"{expected.losses[-1]:.4g}", "loss · test": f"{expected.test_losses[-1]:.4g}",
                        "accuracy · train": f"{expected.accuracies[-1]:.1%}",
                        "accuracy · test": f"{expected.test_accuracies[-1]:.1%}", "Epochs trained": "40"}
     assert expected.accuracies[-1] > 0.9
