@@ -20,6 +20,7 @@ import torch
 from core.checkpoint_guard import REFUSED, CheckpointError, check_archive, check_pickle
 from core.config import FIELDS, LIMITS, Config, ConfigError, Limits, parse_config, shown
 from core.exports import plain_values
+from core.history import METRICS
 from core.model import build_model
 from core.trainer import Trainer
 
@@ -45,6 +46,7 @@ class Checkpoint:
     losses: np.ndarray  # (epochs,)
     learning_rates: np.ndarray  # (epochs,)
     grad_norms: dict[str, np.ndarray]  # parameter name -> (epochs,)
+    metrics: dict[str, np.ndarray]  # core.history.METRICS name -> (epochs,), NaN where a run has none
     lr_changes: tuple[tuple[int, float], ...]  # (first epoch at the new lr, lr)
     diverged_at: int | None
 
@@ -86,6 +88,7 @@ def _payload(trainer: Trainer) -> dict:
             "losses": _column_tensor(history.losses),
             "learning_rates": _column_tensor(history.learning_rates),
             "grad_norms": {name: _column_tensor(column) for name, column in history.grad_norms.items()},
+            "metrics": {name: _column_tensor(column) for name, column in history.metrics.items()},
         },
         "lr_changes": [[int(epoch), float(lr)] for epoch, lr in trainer.lr_changes],
         "diverged_at": trainer.diverged_at,
@@ -109,10 +112,12 @@ def load_checkpoint(data: bytes, limits: Limits = LIMITS, max_bytes: int = MAX_C
     # global generator that Trainer seeds under its lock.
     with torch.device("meta"):
         expected = build_model(config.model, config.data.n_features).state_dict()
-    losses, learning_rates, grad_norms = _history(payload.get("history"), list(expected), config.training.epochs)
+    losses, learning_rates, grad_norms, metrics = _history(payload.get("history"), list(expected),
+                                                           config.training.epochs)
     epochs = len(losses)
     diverged_at = _diverged_at(payload.get("diverged_at"), epochs)
     _check_finite_history(losses, learning_rates, grad_norms, diverged_at)
+    _check_metrics(metrics, diverged_at)
     state_dict = _state_dict(payload.get("state_dict"), expected)
     optimizer_state = _optimizer_state(payload.get("optimizer_state"), config.training.optimizer, expected)
     if diverged_at is None:  # a diverged run keeps the weights it stopped with, whatever they are
@@ -125,6 +130,7 @@ def load_checkpoint(data: bytes, limits: Limits = LIMITS, max_bytes: int = MAX_C
         losses=losses,
         learning_rates=learning_rates,
         grad_norms=grad_norms,
+        metrics=metrics,
         lr_changes=_lr_changes(payload.get("lr_changes"), epochs),
         diverged_at=diverged_at,
     )
@@ -142,7 +148,7 @@ def restore_trainer(checkpoint: Checkpoint) -> Trainer:
     rows = zip(checkpoint.losses, checkpoint.learning_rates, zip(*checkpoint.grad_norms.values()))
     trainer.restore(checkpoint.state_dict, checkpoint.optimizer_state, checkpoint.learning_rate,
                     ((loss, lr, list(norms)) for loss, lr, norms in rows), checkpoint.lr_changes,
-                    checkpoint.diverged_at)
+                    checkpoint.diverged_at, zip(*checkpoint.metrics.values()))
     return trainer
 
 
@@ -249,7 +255,8 @@ def _has_keys(raw: object, keys: list[str] | list[int]) -> bool:
     return isinstance(raw, dict) and all(type(key) in (str, int) for key in raw) and set(raw) == set(keys)
 
 
-def _history(raw: object, names: list[str], max_epochs: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def _history(raw: object, names: list[str], max_epochs: int
+             ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The per-epoch columns; no longer than the config's epochs (a run stops there)."""
     if not isinstance(raw, dict):
         raise CheckpointError("the checkpoint has no history")
@@ -262,7 +269,11 @@ def _history(raw: object, names: list[str], max_epochs: int) -> tuple[np.ndarray
     if not _has_keys(norms, names) or list(norms) != names:
         raise CheckpointError(f"the history's gradient norms should be for {', '.join(names)}, in that order")
     grad_norms = {name: _floats(norms[name], f"grad_norms {name!r}", len(losses)) for name in names}
-    return losses, learning_rates, grad_norms
+    metrics = raw.get("metrics")
+    if not _has_keys(metrics, list(METRICS)):
+        raise CheckpointError(f"the history's metrics should be {', '.join(METRICS)}")
+    metrics = {name: _floats(metrics[name], f"metrics {name!r}", len(losses)) for name in METRICS}
+    return losses, learning_rates, grad_norms, metrics
 
 
 def _floats(raw: object, what: str, length: int | None = None) -> np.ndarray:
@@ -294,6 +305,14 @@ def _check_finite_history(
     bad = np.flatnonzero(~np.isfinite(learning_rates)) + 1
     if len(bad):
         raise CheckpointError(f"the history's learning rate is NaN or infinite at epoch {bad[0]}")
+
+
+def _check_metrics(metrics: dict[str, np.ndarray], diverged_at: int | None) -> None:
+    """NaN is a value here (no test split, a regression's accuracy); infinity only where a run diverged."""
+    for name, column in metrics.items():
+        bad = [epoch for epoch in np.flatnonzero(np.isinf(column)) + 1 if epoch != diverged_at]
+        if bad:
+            raise CheckpointError(f"the history's {name} is infinite at epoch {bad[0]}")
 
 
 def _check_finite(state_dict: dict[str, torch.Tensor], optimizer_state: dict[int, dict[str, torch.Tensor]]) -> None:

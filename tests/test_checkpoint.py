@@ -97,6 +97,29 @@ def test_resuming_from_a_checkpoint_matches_an_uninterrupted_run(optimizer):
         assert torch.equal(resumed.model.state_dict()[name], tensor)
 
 
+def test_a_classification_run_with_a_split_and_batches_resumes_with_its_metrics():
+    config = Config().replace(dataset="xor", hidden_sizes="8", activation="Tanh", optimizer="adam",
+                              learning_rate=0.03, epochs=20, test_fraction=0.3, batch_size=16, l2=1e-4,
+                              reduction="mean")
+    straight = trained(config, 20)
+    resumed = train_on(restore_trainer(load_checkpoint(save_checkpoint(trained(config, 10)))), 10)
+    for name, column in straight.history.metrics.items():
+        assert np.isfinite(column).all(), name
+        np.testing.assert_array_equal(resumed.history.metrics[name], column)
+    np.testing.assert_array_equal(resumed.history.losses, straight.history.losses)
+
+
+def test_metrics_that_are_missing_or_infinite_before_a_divergence_are_refused(saved):
+    with pytest.raises(CheckpointError, match="metrics should be test_loss, accuracy, test_accuracy"):
+        load_checkpoint(edited(saved, lambda p: p["history"]["metrics"].pop("accuracy")))
+
+    def infinite_test_loss(payload):
+        payload["history"]["metrics"]["test_loss"][2] = float("inf")
+
+    with pytest.raises(CheckpointError, match="test_loss is infinite at epoch 3"):
+        load_checkpoint(edited(saved, infinite_test_loss))
+
+
 def test_a_checkpoint_can_be_restored_twice_with_the_same_result():
     checkpoint = load_checkpoint(save_checkpoint(trained(CONFIG.replace(optimizer="adam"), 5)))
     first, second = (train_on(restore_trainer(checkpoint), 5) for _ in range(2))
