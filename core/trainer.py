@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from core.boundary import BoundaryData, boundary_data
-from core.config import Config, test_rows
+from core.config import Config, ModelConfig, test_rows
 from core.data import make_data
 from core.history import History
 from core.device import resolve_device, torch_threads, use_torch_threads
@@ -93,6 +93,17 @@ def build_run(
             x, y = (torch.tensor(a, dtype=torch.float32) for a in data)  # copies: the upload stays as it was
         model = build_model(config.model, x.shape[1])
     return x, y, model
+
+
+def unseeded_model(config: ModelConfig, in_features: int) -> torch.nn.Sequential:
+    """The config's network with whatever weights the global generator gives now: for its shape and size.
+
+    Under SEED_LOCK all the same: initialising draws from the global generator, and a draw between
+    another session's manual_seed and its build_run gives that run other weights (1 in 30 sessions
+    opening and starting runs at once trained from wrong weights without it; bench server_class).
+    """
+    with SEED_LOCK:
+        return build_model(config, in_features)
 
 
 def split(x: torch.Tensor, y: torch.Tensor, test_fraction: float, seed: int) -> tuple[torch.Tensor, ...]:

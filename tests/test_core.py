@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from core.config import FIELDS, Config, ConfigError, Limits, parse_config
+from core.model import build_model
 from core.trainer import Trainer, build_run
 
 
@@ -358,3 +359,16 @@ def test_a_finished_runs_memory_goes_back_to_the_system():
     peak, kept = map(float, done.stdout.split())
     assert peak >= 80, done.stdout  # the run really did hold large tensors, so "kept little" means something
     assert kept <= 60, done.stdout
+
+
+def test_the_model_summary_builds_its_network_under_the_seed_lock(monkeypatch):
+    """Initialising a network draws from torch's global generator: unlocked, a page showing a
+    summary shifted another session's seeded weights (1 run in 30 started at once trained wrong)."""
+    import core.trainer
+    from pages.parts.train_state import model_summary
+
+    held = []
+    monkeypatch.setattr(core.trainer, "build_model",
+                        lambda *args: held.append(core.trainer.SEED_LOCK.locked()) or build_model(*args))
+    printed, parameters, _ = model_summary(Config(), None, 3)
+    assert held == [True] and parameters == 161 and printed.startswith("Sequential(")

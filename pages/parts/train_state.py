@@ -15,9 +15,8 @@ import streamlit as st
 
 from core.config import LIMITS, Config, Limits
 from core.device import tensor_table
-from core.model import build_model
 from core.tabular import Dataset
-from core.trainer import Snapshot, Trainer
+from core.trainer import Trainer, unseeded_model
 from pages.parts.run_archive import keep_run
 from pages.parts.sharing import budget_refusal
 
@@ -288,7 +287,7 @@ def model_summary(config: Config, trainer: Trainer | None, n_features: int) -> t
         held_out = {"x_test": trainer.x_test, "y_test": trainer.y_test} if trainer.x_test is not None else {}
         tensors = {"x": trainer.x, "y": trainer.y, **held_out, **dict(model.named_parameters())}
     else:
-        model = build_model(config.model, n_features)
+        model = unseeded_model(config.model, n_features)
         tensors = dict(model.named_parameters())
     return str(model), sum(p.numel() for p in model.parameters()), tensor_table(tensors)
 
