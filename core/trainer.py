@@ -30,6 +30,10 @@ from core.device import resolve_device, torch_threads, use_torch_threads
 from core.model import build_model, linear_layers
 from core.runs import snapshot_count, snapshot_epochs
 
+# A short run's epochs at most this long are not copied while it trains (Trainer.snapshots):
+# 200 of them train again in under a second.
+DEFERRED_EPOCH_SECONDS = 0.005
+
 # torch.manual_seed sets one process-wide generator; sessions build runs in parallel threads.
 SEED_LOCK = threading.Lock()
 
@@ -140,6 +144,7 @@ class Trainer:
         (core.tabular.Dataset.as_classification); by default the config's data set says."""
         self.config = config
         self.uploaded = data is not None  # else the lesson's synthetic data, drawn from config.data
+        self._data = data  # to train the run again for replay (see `snapshots`)
         self.device = resolve_device(config.training.device)
         self.threads = torch_threads()
         x, y, model = build_run(config, data)
@@ -168,8 +173,15 @@ class Trainer:
         self.seconds = 0.0  # spent in step(), for the runs table
         # Replay: epoch -> every nn.Linear's weights and gradients after that epoch (core/runs.py).
         self.replay = replay
-        self.snapshots: dict[int, Snapshot] = {0: self.snapshot()} if replay else {}
+        self._snapshots: dict[int, Snapshot] = {0: self.snapshot()} if replay else {}
+        self._deferred = False  # a fast run's snapshots are made when first asked for: see `snapshots`
         self._plan_snapshots()
+
+    def _may_defer(self, first_epoch_seconds: float) -> bool:
+        """Whether to make this run's snapshots later, by training it again: every epoch kept (a short
+        run), each as fast as the first (usually the slowest), and epochs 1 to now never restored."""
+        every_epoch = len(self.snapshot_plan) == self.config.training.epochs + 1
+        return every_epoch and first_epoch_seconds < DEFERRED_EPOCH_SECONDS
 
     def _make_optimizer(self) -> torch.optim.Optimizer | None:
         params = list(self.parameters.values())
@@ -207,9 +219,41 @@ class Trainer:
     def _plan_snapshots(self) -> None:
         """The epochs to snapshot for this run length; kept snapshots off the new plan are dropped, so
         the run stays within its budget."""
+        if self._deferred:  # the deferred ones first: the new plan may not keep every epoch
+            self._train_again_for_snapshots()
         count = snapshot_count(self.config.layer_sizes(self.x.shape[1]))
         self.snapshot_plan = frozenset(snapshot_epochs(self.config.training.epochs, count) if self.replay else ())
-        self.snapshots = {epoch: s for epoch, s in self.snapshots.items() if epoch in self.snapshot_plan}
+        self._snapshots = {epoch: s for epoch, s in self._snapshots.items() if epoch in self.snapshot_plan}
+
+    @property
+    def snapshots(self) -> dict[int, Snapshot]:
+        """Epoch -> every nn.Linear's weights and gradients after that epoch, at the plan's epochs trained.
+
+        A run that keeps every epoch and trains each in under DEFERRED_EPOCH_SECONDS copies nothing
+        while it trains: the first time its snapshots are asked for (the replay slider of a paused or
+        ended run), it is trained again from its seed with the same learning-rate changes, which gives
+        the same bits. Copying every epoch made the lesson's 200-epoch run 1.4x slower in a fresh
+        process; training it again takes about 0.1 s, once, while the page is idle.
+        """
+        if self._deferred:
+            with self.lock:
+                self._train_again_for_snapshots()
+        return self._snapshots
+
+    def _train_again_for_snapshots(self) -> None:
+        """Fill the deferred snapshots by training the run again; none if that run ends elsewhere."""
+        self._deferred = False
+        again = Trainer(self.config, data=self._data, replay=False, classification=self.classification)
+        changes = dict(self.lr_changes)
+        snapshots = {0: self._snapshots[0]}
+        while again.epoch < self.epoch:
+            if again.epoch + 1 in changes:
+                again.set_learning_rate(changes[again.epoch + 1])
+            again.step()
+            if again.epoch in self.snapshot_plan:
+                snapshots[again.epoch] = again.snapshot()
+        if all(torch.equal(mine, theirs) for mine, theirs in zip(self.model.parameters(), again.model.parameters())):
+            self._snapshots = snapshots
 
     def restore(
         self,
@@ -257,8 +301,11 @@ class Trainer:
             use_torch_threads(self.threads)  # in whichever thread trains
             started = time.perf_counter()
             record = self._step()
-            if self.epoch in self.snapshot_plan:  # a copy only at due epochs: the rest cost a set lookup
-                self.snapshots[self.epoch] = self.snapshot()
+            if self.epoch in self.snapshot_plan and not self._deferred:  # due epochs only: the rest cost a lookup
+                if self.epoch == 1 and self._may_defer(time.perf_counter() - started):
+                    self._deferred = True
+                else:
+                    self._snapshots[self.epoch] = self.snapshot()
             self.seconds += time.perf_counter() - started
             return record
 

@@ -5,6 +5,7 @@ import weakref
 
 import numpy as np
 import pytest
+import torch
 
 from core.config import LIMITS, Config, Limits, parameter_count
 from core.runs import (
@@ -17,6 +18,7 @@ from core.runs import (
     snapshot_count,
     snapshot_epochs,
 )
+import core.trainer
 from core.trainer import Trainer
 from viz.runs import comparison_figure, mark_epoch
 
@@ -77,6 +79,43 @@ def test_the_trainer_keeps_snapshots_of_the_planned_epochs_equal_to_the_weights_
     np.testing.assert_array_equal(trainer.snapshots[7].layers[0].weight, at_7[0].numpy())
     np.testing.assert_array_equal(trainer.snapshots[7].layers[0].weight_grad, grad_7.numpy())
     np.testing.assert_array_equal(trainer.snapshots[1000].layers[1].bias, trainer.model[2].bias.detach().numpy())
+
+
+def layer_arrays(snapshot) -> list:
+    return [a for layer in snapshot.layers for a in (layer.weight, layer.bias, layer.weight_grad, layer.bias_grad)]
+
+
+@pytest.mark.parametrize("optimizer,batch_size", [("manual_sgd", 0), ("adam", 16)])
+def test_a_fast_short_run_copies_nothing_while_training_and_replays_the_same_bits(monkeypatch, optimizer, batch_size):
+    """Its snapshots are made by training it again (with its learning-rate change) when first asked for,
+    equal to those a run copying every epoch keeps."""
+    config = Config().replace(epochs=40, optimizer=optimizer, batch_size=batch_size, test_fraction=0.2)
+
+    def run(defer_below: float) -> Trainer:
+        monkeypatch.setattr(core.trainer, "DEFERRED_EPOCH_SECONDS", defer_below)
+        trainer = Trainer(config)
+        while not trainer.done:
+            if trainer.epoch == 25:
+                trainer.set_learning_rate(3e-4)
+            trainer.step()
+        return trainer
+
+    copied, deferred = run(0.0), run(60.0)
+    assert len(deferred._snapshots) == 1  # epoch 0 only, until asked
+    assert sorted(deferred.snapshots) == sorted(copied.snapshots) == list(range(41))
+    for epoch in (0, 1, 25, 26, 40):
+        for mine, theirs in zip(layer_arrays(deferred.snapshots[epoch]), layer_arrays(copied.snapshots[epoch])):
+            assert (mine is None and theirs is None) or np.array_equal(mine, theirs), epoch
+
+
+def test_deferred_snapshots_of_a_run_that_cannot_be_trained_again_are_not_made_up(monkeypatch):
+    monkeypatch.setattr(core.trainer, "DEFERRED_EPOCH_SECONDS", 60.0)
+    trainer = Trainer(Config().replace(epochs=10))
+    while not trainer.done:
+        trainer.step()
+    with torch.no_grad():
+        trainer.model[0].bias.add_(1.0)  # weights no second run reaches (as a restored run's could be)
+    assert list(trainer.snapshots) == [0]
 
 
 def test_training_longer_replans_and_drops_snapshots_off_the_new_plan():
