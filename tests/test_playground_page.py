@@ -1,7 +1,6 @@
 """The Train page with issue 14's options (classification sets, test split, mini-batches, penalties), via AppTest."""
 
 import base64
-import json
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -12,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core.config import Config
 from core.presets import PRESETS
 from core.trainer import Trainer
+from test_train_page import chart, charts
 from tests.displayed import displayed
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
@@ -33,19 +33,6 @@ def trained(config: Config) -> Trainer:
     while not trainer.done:
         trainer.step()
     return trainer
-
-
-def charts(at: AppTest) -> list[dict]:
-    """Every figure on the page: st.plotly_charts, and those drawn in place (pages/parts/live_chart.py)."""
-    in_place = [json.loads(element.proto.json) for element in at.get("bidi_component")]
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")] + [
-        json.loads(frame["figure"]) for frame in in_place if "figure" in frame]
-
-
-def chart(at: AppTest, title_start: str) -> dict:
-    matches = [c for c in charts(at) if c["layout"]["title"]["text"].startswith(title_start)]
-    assert len(matches) == 1, [c["layout"]["title"]["text"] for c in charts(at)]
-    return matches[0]
 
 
 def decode(array: dict | list) -> np.ndarray:
