@@ -15,7 +15,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from core.budget import TRAINING_CLOCK, wall_clock_note
 from core.config import LIMITS, Limits
-from core.trainer import Snapshot, Trainer
+from core.trainer import Trainer
 from pages.parts import train_state as state
 from pages.parts.live_chart import live_chart
 from pages.parts.live_schedule import LiveSchedule
