@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import Config
 from core.presets import PRESETS
-from core.trainer import Trainer
+from test_runs_page import trained
 from test_train_page import chart, charts
 from tests.displayed import displayed
 
@@ -26,13 +26,6 @@ def page(params: dict[str, str]) -> AppTest:
     at.run()
     assert not at.exception
     return at
-
-
-def trained(config: Config) -> Trainer:
-    trainer = Trainer(config)
-    while not trainer.done:
-        trainer.step()
-    return trainer
 
 
 def decode(array: dict | list) -> np.ndarray:
