@@ -17,6 +17,7 @@ from pages.parts.epoch_link import inspect_epoch_link
 from pages.parts.flush import before_rerun
 from pages.parts.live_view import LiveView, first_frame, start_frame, train_live
 from pages.parts.runs_view import draw_run, runs_section
+from pages.parts.sharing import give_back_held_slot
 from pages.parts.text import show_errors
 from pages.parts.train_files import checkpoint_uploader, download_buttons
 from pages.parts.train_widgets import config_sidebar
@@ -217,3 +218,4 @@ show_files()
 if ready_to_start:
     # Last: nothing above waits for building the start view's Trainer and figures.
     live_view.show(start_frame(state.initial_run(config, setup.dataset), view["log_scale"]))
+give_back_held_slot()  # the outcome is drawn: the next run in line starts at full speed (pages/parts/sharing.py)

@@ -61,3 +61,37 @@ def test_threads_drain_in_order_never_more_than_k_at_once():
     assert sorted(started) == list(range(8))
     assert all(abs(position - index) < slots for position, index in enumerate(started))
     assert most[0] == slots and queue.training == 0 and queue.waiting == 0
+
+
+def test_a_finished_run_keeps_its_slot_until_released_again():
+    queue = FairQueue(slots=1)
+    a, b = queue.join(), queue.join()
+    queue.acquire(a, timeout=0)
+    queue.release(a, linger=60)  # ended; its page draws the outcome
+    assert queue.training == 0  # not training, yet its slot is kept
+    assert not queue.acquire(b, timeout=0.05)
+    queue.release(a)  # the outcome is drawn
+    assert queue.acquire(b, timeout=0)
+
+
+def test_a_kept_slot_expires_by_itself_and_wakes_the_next_in_line():
+    """A tab closed before its outcome was drawn never releases again: the next run starts at the
+    deadline, woken by it, not by a poll (acquire without a timeout would otherwise wait forever)."""
+    queue = FairQueue(slots=1)
+    a, b = queue.join(), queue.join()
+    queue.acquire(a, timeout=0)
+    queue.release(a, linger=0.2)
+    started = time.monotonic()
+    assert queue.acquire(b)
+    assert 0.15 <= time.monotonic() - started < 5
+
+
+def test_only_a_training_run_keeps_its_slot():
+    queue = FairQueue(slots=1)
+    a, b = queue.join(), queue.join()
+    queue.release(b, linger=60)  # left the line while waiting: nothing to keep
+    queue.acquire(a, timeout=0)
+    queue.release(a, linger=60)
+    queue.release(a, linger=60)  # a second release keeps nothing more
+    c = queue.join()
+    assert queue.acquire(c, timeout=0)

@@ -42,3 +42,20 @@ def test_a_run_stops_at_the_wall_clock_limit_and_keeps_its_history(monkeypatch):
     assert 0 < run.epoch < 100_000 and len(run.history.losses) == run.epoch
     [error] = [e.value for e in at.error]
     assert "limit of 1 s of training per run" in error and f"epoch {run.epoch:,} of 100,000" in error
+
+
+def test_a_finished_run_keeps_its_slot_only_until_its_outcome_is_drawn(monkeypatch):
+    """The slot waits for the script run that draws the outcome, then the next run in line may start."""
+    from core.admission import shared_queue
+    from core.config import LIMITS
+
+    at = open_train(monkeypatch)
+    at.number_input(key="epochs").set_value(3).run()
+    at.button(key="btn_train").click().run()
+    assert at.session_state.status == "finished" and "held_slot" not in at.session_state
+    queue = shared_queue(LIMITS.max_concurrent_runs)
+    ticket = queue.join()
+    try:
+        assert queue.acquire(ticket, timeout=0)  # free at once, not after the 2 s a closed tab costs
+    finally:
+        queue.release(ticket)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from core.admission import FairQueue, Ticket, shared_queue
@@ -15,6 +16,10 @@ from core.tabular import Dataset
 from core.trainer import Trainer
 
 POLL_SECONDS = 0.25  # how often a waiting run redraws its place; each redraw lets a click interrupt it
+# How long a run that ended keeps its slot for the script run that draws its outcome (core/admission.py):
+# that script run takes 0.2-0.7 s on a busy demo; a tab closed before it costs the next run this much.
+OUTCOME_SECONDS = 2.0
+HELD_SLOT = "held_slot"  # session_state: (queue, ticket) of a slot kept for the outcome
 
 
 def budget_refusal(config: Config, dataset: Dataset | None, caps: Limits, trainer: Trainer | None) -> str | None:
@@ -57,7 +62,19 @@ def training_slot(caps: Limits, still_wanted: Callable[[], bool], slot: DeltaGen
     StopException or RerunException inside an st call) included."""
     queue = shared_queue(caps.max_concurrent_runs)
     ticket = queue.join()
+    ended = False  # the block returned (the run ended or stepped): the page reruns to draw what happened
     try:
         yield wait_for_slot(queue, ticket, still_wanted, slot)
+        ended = True
     finally:
+        if ended:
+            give_back_held_slot()
+            st.session_state[HELD_SLOT] = queue, ticket
+        queue.release(ticket, linger=OUTCOME_SECONDS if ended else 0.0)
+
+
+def give_back_held_slot() -> None:
+    """The end of a Train page's script run: a slot kept for this session's outcome goes to the next in line."""
+    if (held := st.session_state.pop(HELD_SLOT, None)) is not None:
+        queue, ticket = held
         queue.release(ticket)
