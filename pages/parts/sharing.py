@@ -15,7 +15,7 @@ from core.config import Config, Limits
 from core.tabular import Dataset
 from core.trainer import Trainer
 
-POLL_SECONDS = 0.25  # how often a waiting run redraws its place; each redraw lets a click interrupt it
+POLL_SECONDS = 0.25  # how often a waiting run looks at its place and lets a click stop it
 # How long a run that ended keeps its slot for the script run that draws its outcome (core/admission.py):
 # that script run takes 0.2-0.7 s on a busy demo; a tab closed before it costs the next run this much.
 OUTCOME_SECONDS = 2.0
@@ -43,15 +43,23 @@ def wait_for_slot(queue: FairQueue, ticket: Ticket, still_wanted: Callable[[], b
     """Wait for the ticket's turn, showing its place; False if a newer script run took the run over."""
     shown = None
     while not queue.acquire(ticket, timeout=POLL_SECONDS):
+        let_clicks_in()
         if not still_wanted():
             return False
         text = queue_text(queue.ahead(ticket), queue)
-        # Redrawn on every poll even when unchanged: a script run is stopped for a click only inside an st call.
-        slot.info(text, icon=":material/hourglass_top:")
-        shown = text
+        if text != shown:  # redrawn only when it changed: 29 runs waiting in a class cost the training one 20%
+            slot.info(text, icon=":material/hourglass_top:")
+            shown = text
     if shown is not None:
         slot.empty()
     return True
+
+
+def let_clicks_in() -> None:
+    """Where Streamlit stops this script run for a click on Pause or Stop (a rerun or stop request)
+    without sending anything: every access to the session state is such a point (SafeSessionState's
+    yield callback), as every st element call is."""
+    st.session_state.get(HELD_SLOT)
 
 
 @contextmanager

@@ -60,6 +60,13 @@ def test_one_slot_three_sessions_queue_and_drain_in_order(new_app):
     expect(queued(second, "Queued: yours is next.")).to_be_visible()
     third.button("btn_train").click()
     expect(queued(third, "Queued: 1 run ahead of yours.")).to_be_visible()
+    # A queued run's place is drawn only when it changes; a click on Pause still stops its wait at once
+    # (this server keeps runner.fastReruns off, so the waiting script run itself must let the click in).
+    third.click("btn_pause")
+    expect(queued(third, "Queued")).to_have_count(0)
+    assert third.counter().endswith(" · paused")
+    third.button("btn_train").click()  # back in line, behind the second
+    expect(queued(third, "Queued: 1 run ahead of yours.")).to_be_visible()
 
     first.click("btn_pause")  # a paused run gives its slot to the next in line
     assert first.counter().endswith(" · paused")
