@@ -20,8 +20,13 @@ if "torch" not in sys.modules:  # the first visit after the server started
 
     loading.empty()
 
-from core.device import return_freed_tensors_to_the_system, set_torch_threads  # noqa: E402  (after the navigation)
+from core.device import (  # noqa: E402  (after the navigation)
+    freeze_imported_objects,
+    return_freed_tensors_to_the_system,
+    set_torch_threads,
+)
 
 set_torch_threads()
 return_freed_tensors_to_the_system()
 page.run()
+freeze_imported_objects()  # before Streamlit's collection after this run, which then skips the imports

@@ -372,3 +372,35 @@ def test_the_model_summary_builds_its_network_under_the_seed_lock(monkeypatch):
                         lambda *args: held.append(core.trainer.SEED_LOCK.locked()) or build_model(*args))
     printed, parameters, _ = model_summary(Config(), None, 3)
     assert held == [True] and parameters == 161 and printed.startswith("Sequential(")
+
+
+FREEZE_IMPORTS = """
+import gc, weakref
+import plotly.graph_objects  # noqa: F401
+from core.device import freeze_imported_objects
+
+class Node:
+    pass
+
+assert freeze_imported_objects()
+frozen = gc.get_freeze_count()
+assert not freeze_imported_objects()  # nothing imported since: no second collection
+import json.tool  # noqa: F401  (a page's first visit imports more)
+assert freeze_imported_objects() and gc.get_freeze_count() > frozen
+later = Node()
+later.me = later
+gone = weakref.ref(later)
+del later
+gc.collect()
+assert gone() is None  # what runs create after the freeze is still collected
+print(frozen)
+"""
+
+
+def test_the_imports_are_frozen_out_of_the_collectors_scans():
+    """Streamlit collects every generation after each script run; frozen imports make that cheap.
+    A fresh interpreter: gc.freeze is process-wide."""
+    done = subprocess.run([sys.executable, "-c", FREEZE_IMPORTS], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 100_000  # torch's and plotly's objects
