@@ -59,3 +59,36 @@ def test_a_finished_run_keeps_its_slot_only_until_its_outcome_is_drawn(monkeypat
         assert queue.acquire(ticket, timeout=0)  # free at once, not after the 2 s a closed tab costs
     finally:
         queue.release(ticket)
+
+
+class StoppedRunState(dict):
+    """The session state of a script run that a click has stopped: every access raises again."""
+
+    def _stopped(self, *args, **kwargs):
+        raise InterruptedError("StopException")
+
+    __getitem__ = __setitem__ = __contains__ = get = pop = _stopped
+
+
+def test_a_script_run_stopped_by_a_click_never_keeps_the_slot(monkeypatch):
+    """With runner.fastReruns a click starts a new script run and stops the old one at its next
+    session-state access; the slot must be given back before any (it once stayed taken for good)."""
+    import pytest
+
+    from core.admission import shared_queue
+    from core.config import LIMITS
+    from pages.parts import sharing
+
+    monkeypatch.setattr(sharing.st, "session_state", StoppedRunState())
+    monkeypatch.setattr(sharing, "OUTCOME_SECONDS", 0.1)
+    with sharing.training_slot(LIMITS, lambda: True, None) as admission:  # taken over: nothing kept
+        assert admission.admitted
+    with pytest.raises(InterruptedError):
+        with sharing.training_slot(LIMITS, lambda: True, None) as admission:
+            admission.keep_for_outcome = True  # ended, then stopped while noting the slot it keeps
+    queue = shared_queue(LIMITS.max_concurrent_runs)
+    ticket = queue.join()
+    try:
+        assert queue.acquire(ticket, timeout=5)  # kept at most OUTCOME_SECONDS, never for good
+    finally:
+        queue.release(ticket)

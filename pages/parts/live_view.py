@@ -215,24 +215,25 @@ def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int,
     next script run (train_state.RunOwner). Returns False when a newer run took over: then this one
     has drawn and left nothing since.
 
-    It first waits for a slot in the server's queue (pages/parts/sharing.py), holds it only while
-    stepping, and stops the run once its training time passes `caps.max_wall_seconds`.
+    It first waits for a slot in the server's queue (pages/parts/sharing.py), holds it while stepping
+    and, once the run ended, until the next script run has drawn the outcome, and stops the run once
+    its training time passes `caps.max_wall_seconds`.
     """
     owner = state.run_owner()
-    with training_slot(caps, lambda: owner.newest == claim, live_view.progress) as admitted:
-        if not admitted:
+    with training_slot(caps, lambda: owner.newest == claim, live_view.progress) as admission:
+        if not admission.admitted:
             return False
         with TRAINING_CLOCK.timing(run, caps.max_wall_seconds) as over_time:
             status = _train(run, live_view, single_step, claim, over_time, caps.max_wall_seconds)
-    if status is None:
-        return False
-    if isinstance(status, dict):  # failed or out of time: left as it is, the rerun draws it
-        return owner.finish(claim, **status)
-    if not owner.finish(claim, status=status):
-        return False
-    # The last epoch, every chart, drawn in place at once; the rerun that follows makes them interactive.
-    live_view.draw(run, live=True, status=status)
-    return True
+        if status is None:
+            return False
+        if isinstance(status, dict):  # failed or out of time: left as it is, the rerun draws it
+            ended = owner.finish(claim, **status)
+        elif ended := owner.finish(claim, status=status):
+            # The last epoch, every chart, drawn in place at once; the rerun that follows makes them interactive.
+            live_view.draw(run, live=True, status=status)
+        admission.keep_for_outcome = ended
+        return ended
 
 
 def _train(run: Trainer, live_view: LiveView, single_step: bool, claim: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -39,7 +40,7 @@ def queue_text(ahead: int, queue: FairQueue) -> str:
             "Pause or Stop leaves the queue.")
 
 
-def wait_for_slot(queue: FairQueue, ticket: Ticket, still_wanted: Callable[[], bool], slot: DeltaGenerator) -> bool:
+def wait_for_slot(queue: FairQueue, ticket: Ticket, still_wanted: Callable[[], bool], place: DeltaGenerator) -> bool:
     """Wait for the ticket's turn, showing its place; False if a newer script run took the run over."""
     shown = None
     while not queue.acquire(ticket, timeout=POLL_SECONDS):
@@ -48,10 +49,10 @@ def wait_for_slot(queue: FairQueue, ticket: Ticket, still_wanted: Callable[[], b
             return False
         text = queue_text(queue.ahead(ticket), queue)
         if text != shown:  # redrawn only when it changed: 29 runs waiting in a class cost the training one 20%
-            slot.info(text, icon=":material/hourglass_top:")
+            place.info(text, icon=":material/hourglass_top:")
             shown = text
     if shown is not None:
-        slot.empty()
+        place.empty()
     return True
 
 
@@ -62,23 +63,33 @@ def let_clicks_in() -> None:
     st.session_state.get(HELD_SLOT)
 
 
+@dataclass
+class Admission:
+    """A run's place in the server's queue, as `training_slot` yields it."""
+
+    admitted: bool = False  # it may train
+    keep_for_outcome: bool = False  # set once the run ended and this script run reruns the page to draw it
+
+
 @contextmanager
-def training_slot(caps: Limits, still_wanted: Callable[[], bool], slot: DeltaGenerator) -> Iterator[bool]:
-    """A place in the server's queue for the block; yields True once the run may train.
+def training_slot(caps: Limits, still_wanted: Callable[[], bool], place: DeltaGenerator) -> Iterator[Admission]:
+    """A place in the server's queue for the block, shown in `place` while it waits.
 
     The place is given back however the block ends, a Pause, Stop or closed tab (Streamlit's
-    StopException or RerunException inside an st call) included."""
+    StopException or RerunException inside an st call) included; with `keep_for_outcome` set, only
+    once the page has drawn the outcome (give_back_held_slot), or after OUTCOME_SECONDS."""
     queue = shared_queue(caps.max_concurrent_runs)
     ticket = queue.join()
-    ended = False  # the block returned (the run ended or stepped): the page reruns to draw what happened
+    admission = Admission()
     try:
-        yield wait_for_slot(queue, ticket, still_wanted, slot)
-        ended = True
+        admission.admitted = wait_for_slot(queue, ticket, still_wanted, place)
+        yield admission
     finally:
-        if ended:
-            give_back_held_slot()
-            st.session_state[HELD_SLOT] = queue, ticket
-        queue.release(ticket, linger=OUTCOME_SECONDS if ended else 0.0)
+        # Before any session-state access: in a script run a click has stopped, each one raises again.
+        queue.release(ticket, linger=OUTCOME_SECONDS if admission.keep_for_outcome else 0.0)
+    if admission.keep_for_outcome:
+        give_back_held_slot()  # an older one, whose outcome never finished drawing
+        st.session_state[HELD_SLOT] = queue, ticket
 
 
 def give_back_held_slot() -> None:
