@@ -92,3 +92,46 @@ def test_a_script_run_stopped_by_a_click_never_keeps_the_slot(monkeypatch):
         assert queue.acquire(ticket, timeout=5)  # kept at most OUTCOME_SECONDS, never for good
     finally:
         queue.release(ticket)
+
+
+class Place:
+    """A slot on the page that records what is drawn in it."""
+
+    def __init__(self):
+        self.drawn = []
+
+    def info(self, text, icon=None):
+        self.drawn.append(text)
+
+    def empty(self):
+        self.drawn.append(None)
+
+
+def test_a_queued_run_draws_its_place_only_when_it_changes(monkeypatch):
+    """It waits through several polls with one run ahead, then is next, then starts: three drawings
+    (two places and the emptied slot), however many polls; each poll still lets a click in."""
+    import threading
+    import time
+
+    from core.admission import FairQueue
+    from pages.parts import sharing
+
+    reads = []
+    monkeypatch.setattr(sharing, "let_clicks_in", lambda: reads.append(1))
+    monkeypatch.setattr(sharing, "POLL_SECONDS", 0.02)
+    queue, place = FairQueue(slots=1), Place()
+    training, ahead, mine = queue.join(), queue.join(), queue.join()
+    queue.acquire(training, timeout=0)
+
+    def the_others_leave():
+        time.sleep(0.2)
+        queue.release(ahead)  # left the line: mine is next
+        time.sleep(0.2)
+        queue.release(training)
+
+    others = threading.Thread(target=the_others_leave)
+    others.start()
+    assert sharing.wait_for_slot(queue, mine, lambda: True, place)
+    others.join()
+    assert place.drawn == [sharing.queue_text(1, queue), sharing.queue_text(0, queue), None]
+    assert len(reads) >= 10  # polled every 0.02 s for 0.4 s
