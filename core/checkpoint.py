@@ -49,6 +49,8 @@ class Checkpoint:
     metrics: dict[str, np.ndarray]  # core.history.METRICS name -> (epochs,), NaN where a run has none
     lr_changes: tuple[tuple[int, float], ...]  # (first epoch at the new lr, lr)
     diverged_at: int | None
+    uploaded_rows: tuple[np.ndarray, np.ndarray] | None = None  # an uploaded CSV's (x, y); None: the config's data
+    classification: bool | None = None  # how the uploaded rows were trained; None: as the config's data set says
 
     @property
     def epoch(self) -> int:
@@ -92,8 +94,19 @@ def _payload(trainer: Trainer) -> dict:
         },
         "lr_changes": [[int(epoch), float(lr)] for epoch, lr in trainer.lr_changes],
         "diverged_at": trainer.diverged_at,
+        "uploaded_data": _uploaded_data(trainer),
     }
     return payload
+
+
+def _uploaded_data(trainer: Trainer) -> dict | None:
+    """An uploaded CSV's rows travel with its run: from the config alone a restore would draw the
+    lesson's data and carry the run on there."""
+    if trainer.uploaded_rows is None:
+        return None
+    x, y = trainer.uploaded_rows
+    return {"x": torch.tensor(x, dtype=torch.float32), "y": torch.tensor(y, dtype=torch.float32),
+            "classification": bool(trainer.classification)}
 
 
 def _column_tensor(column: np.ndarray) -> torch.Tensor:
@@ -108,10 +121,12 @@ def load_checkpoint(data: bytes, limits: Limits = LIMITS, max_bytes: int = MAX_C
     """Read and check a checkpoint made by save_checkpoint; CheckpointError if anything is off."""
     payload = _unpickle(data, limits, max_bytes)
     config = _config(payload.get("config"), limits)
+    uploaded_rows, classification = _uploaded_rows(payload.get("uploaded_data"), limits)
+    features = config.data.n_features if uploaded_rows is None else uploaded_rows[0].shape[1]
     # Shapes and dtypes only: the meta device allocates nothing and draws nothing from the
     # global generator that Trainer seeds under its lock.
     with torch.device("meta"):
-        expected = build_model(config.model, config.data.n_features).state_dict()
+        expected = build_model(config.model, features).state_dict()
     losses, learning_rates, grad_norms, metrics = _history(payload.get("history"), list(expected),
                                                            config.training.epochs)
     epochs = len(losses)
@@ -133,18 +148,21 @@ def load_checkpoint(data: bytes, limits: Limits = LIMITS, max_bytes: int = MAX_C
         metrics=metrics,
         lr_changes=_lr_changes(payload.get("lr_changes"), epochs),
         diverged_at=diverged_at,
+        uploaded_rows=uploaded_rows,
+        classification=classification,
     )
 
 
 def restore_trainer(checkpoint: Checkpoint) -> Trainer:
     """A Trainer that carries on from the checkpoint: its next step() is epoch checkpoint.epoch + 1.
 
-    Weights, Adam's moments, the current lr and the history are restored, and the data is rebuilt
-    from the config's seed, so the following losses equal those of a run never interrupted.
+    Weights, Adam's moments, the current lr and the history are restored, and the data is the
+    uploaded rows saved with the run or else rebuilt from the config's seed, so the following
+    losses equal those of a run never interrupted.
     Trainer raises RuntimeError for a config saved with device 'cuda' where no GPU is usable:
     pass dataclasses.replace(checkpoint, config=checkpoint.config.replace(device="cpu")) there.
     """
-    trainer = Trainer(checkpoint.config)
+    trainer = Trainer(checkpoint.config, data=checkpoint.uploaded_rows, classification=checkpoint.classification)
     rows = zip(checkpoint.losses, checkpoint.learning_rates, zip(*checkpoint.grad_norms.values()))
     trainer.restore(checkpoint.state_dict, checkpoint.optimizer_state, checkpoint.learning_rate,
                     ((loss, lr, list(norms)) for loss, lr, norms in rows), checkpoint.lr_changes,
@@ -253,6 +271,27 @@ def _optimizer_state(
 def _has_keys(raw: object, keys: list[str] | list[int]) -> bool:
     """raw is a dict with exactly these keys, compared by type first (True is not 1, a tensor is no name)."""
     return isinstance(raw, dict) and all(type(key) in (str, int) for key in raw) and set(raw) == set(keys)
+
+
+def _uploaded_rows(raw: object, limits: Limits) -> tuple[tuple[np.ndarray, np.ndarray] | None, bool | None]:
+    """An uploaded CSV's (x, y) and whether they were trained as classification; (None, None) for generated data."""
+    if raw is None:
+        return None, None
+    if not _has_keys(raw, ["x", "y", "classification"]) or type(raw["classification"]) is not bool:
+        raise CheckpointError("the checkpoint's uploaded data should hold x, y and whether it is classification")
+    x, y, classification = raw["x"], raw["y"], raw["classification"]
+    if not (isinstance(x, torch.Tensor) and x.layout == torch.strided and x.dtype == torch.float32 and x.ndim == 2):
+        raise CheckpointError("the checkpoint's uploaded x should be a table of numbers (a 2-D float32 tensor)")
+    rows, features = x.shape
+    if not (1 <= rows <= limits.max_samples and 1 <= features <= limits.max_features):
+        raise CheckpointError(f"the checkpoint's uploaded data has {rows:,} rows of {features:,} features; this "
+                              f"server allows 1 to {limits.max_samples:,} rows of 1 to {limits.max_features} features")
+    _check_tensor("the checkpoint's uploaded y", y, torch.Size([rows, 1]), torch.float32)
+    if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+        raise CheckpointError("the checkpoint's uploaded data holds NaN or infinite values")
+    if classification and not ((y == 0) | (y == 1)).all():
+        raise CheckpointError("the checkpoint's uploaded data is classification, but its labels are not all 0 or 1")
+    return (x.numpy().copy(), y.numpy().copy()), classification
 
 
 def _history(raw: object, names: list[str], max_epochs: int

@@ -30,12 +30,13 @@ def check_archive(data: bytes, limits: Limits) -> bytes:
         if len(pickles) != 1 or len(set(names)) != len(names):  # the one torch reads is the one checked
             raise CheckpointError(REFUSED)
         tensor_bytes = sum(e.file_size for e in entries if "/data/" in e.filename)
-        if tensor_bytes > _max_tensor_bytes(limits) + _max_history_bytes(limits):
+        if tensor_bytes > _max_tensor_bytes(limits) + _max_history_bytes(limits) + _max_data_bytes(limits):
             raise CheckpointError(
                 f"the checkpoint's tensors hold {tensor_bytes / 1e6:.1f} MB, more than the largest run this "
                 f"server allows: {limits.max_parameters:,} parameters with Adam's two moments "
-                f"({_max_tensor_bytes(limits) / 1e6:.1f} MB) and {limits.max_epochs:,} epochs of history "
-                f"({_max_history_bytes(limits) / 1e6:.1f} MB)"
+                f"({_max_tensor_bytes(limits) / 1e6:.1f} MB), {limits.max_epochs:,} epochs of history "
+                f"({_max_history_bytes(limits) / 1e6:.1f} MB) and {limits.max_samples:,} uploaded rows "
+                f"({_max_data_bytes(limits) / 1e6:.1f} MB)"
             )
         return archive.read(pickles[0])
 
@@ -43,6 +44,11 @@ def check_archive(data: bytes, limits: Limits) -> bytes:
 def _max_tensor_bytes(limits: Limits) -> int:
     """float32 weights and Adam's two moments per parameter, and Adam's step count per parameter tensor."""
     return 3 * 4 * limits.max_parameters + 4 * 2 * (limits.max_hidden_layers + 1)
+
+
+def _max_data_bytes(limits: Limits) -> int:
+    """An uploaded CSV's rows, saved with its run: float32 features and target."""
+    return 4 * limits.max_samples * (limits.max_features + 1)
 
 
 # float64 history columns: the loss and the learning rate, a gradient norm per weight and bias of

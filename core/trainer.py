@@ -144,7 +144,7 @@ class Trainer:
         (core.tabular.Dataset.as_classification); by default the config's data set says."""
         self.config = config
         self.uploaded = data is not None  # else the lesson's synthetic data, drawn from config.data
-        self._data = data  # to train the run again for replay (see `snapshots`)
+        self.uploaded_rows = data  # every uploaded row, before any split: to train the run again (replay, checkpoints)
         self.device = resolve_device(config.training.device)
         self.threads = torch_threads()
         x, y, model = build_run(config, data)
@@ -243,7 +243,7 @@ class Trainer:
     def _train_again_for_snapshots(self) -> None:
         """Fill the deferred snapshots by training the run again; none if that run ends elsewhere."""
         self._deferred = False
-        again = Trainer(self.config, data=self._data, replay=False, classification=self.classification)
+        again = Trainer(self.config, data=self.uploaded_rows, replay=False, classification=self.classification)
         changes = dict(self.lr_changes)
         snapshots = {0: self._snapshots[0]}
         while again.epoch < self.epoch:

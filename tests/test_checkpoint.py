@@ -109,6 +109,58 @@ def test_a_classification_run_with_a_split_and_batches_resumes_with_its_metrics(
     np.testing.assert_array_equal(resumed.history.losses, straight.history.losses)
 
 
+UPLOADED = CONFIG.replace(epochs=20, test_fraction=0.2, n_samples=20)  # 3 inputs, as the generated data has
+
+
+def uploaded_rows(classification: bool) -> tuple[np.ndarray, np.ndarray]:
+    """40 rows of 3 features, as core.tabular hands them over: float32, y a column."""
+    generator = np.random.default_rng(7)
+    x = generator.normal(size=(40, 3)).astype(np.float32)
+    y = (x[:, :1] > 0) if classification else x[:, :1] * 2 - x[:, 1:2]
+    return x, y.astype(np.float32)
+
+
+@pytest.mark.parametrize("classification", [False, True], ids=["regression", "classification"])
+def test_a_run_on_uploaded_rows_resumes_on_those_rows_not_the_configs_data(classification):
+    rows = uploaded_rows(classification)
+    straight = train_on(Trainer(UPLOADED, data=rows, classification=classification), 20)
+    checkpoint = load_checkpoint(save_checkpoint(train_on(Trainer(UPLOADED, data=rows, classification=classification), 10)))
+    np.testing.assert_array_equal(checkpoint.uploaded_rows[0], rows[0])
+    resumed = train_on(restore_trainer(checkpoint), 10)
+    assert resumed.uploaded and resumed.classification is classification
+    np.testing.assert_array_equal(resumed.history.losses, straight.history.losses)
+    for name, column in straight.history.metrics.items():
+        np.testing.assert_array_equal(resumed.history.metrics[name], column)
+
+
+def test_a_run_on_generated_data_saves_no_rows(saved):
+    assert payload_of(saved)["uploaded_data"] is None and load_checkpoint(saved).uploaded_rows is None
+
+
+@pytest.fixture(scope="module")
+def saved_upload() -> bytes:
+    return save_checkpoint(train_on(Trainer(UPLOADED, data=uploaded_rows(True), classification=True), 3))
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda d: d.pop("classification"), "uploaded data should hold x, y and whether it is classification"),
+    (lambda d: d.update(classification=1), "uploaded data should hold x, y and whether it is classification"),
+    (lambda d: d.update(x=d["x"].double()), r"uploaded x should be a table of numbers \(a 2-D float32 tensor\)"),
+    (lambda d: d.update(x=d["x"][:, :2]), r"weight '0.weight' has shape \(8, 3\) in the file, but .* \(8, 2\)"),
+    (lambda d: d.update(y=d["y"][:30]), r"uploaded y has shape \(30, 1\) in the file, but .* needs \(40, 1\)"),
+    (lambda d: d["x"].__setitem__((5, 1), float("nan")), "uploaded data holds NaN or infinite values"),
+    (lambda d: d["y"].__setitem__((0, 0), 0.5), "labels are not all 0 or 1"),
+], ids=["no-flag", "flag-not-bool", "dtype", "features-disagree-with-weights", "rows-disagree", "nan", "labels"])
+def test_uploaded_rows_that_do_not_fit_the_run_are_refused(saved_upload, edit, message):
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(edited(saved_upload, lambda p: edit(p["uploaded_data"])))
+
+
+def test_uploaded_rows_over_this_servers_caps_are_refused(saved_upload):
+    with pytest.raises(CheckpointError, match="has 40 rows of 3 features; this server allows 1 to 30 rows"):
+        load_checkpoint(saved_upload, limits=Limits(max_samples=30))
+
+
 def test_metrics_that_are_missing_or_infinite_before_a_divergence_are_refused(saved):
     with pytest.raises(CheckpointError, match="metrics should be test_loss, accuracy, test_accuracy"):
         load_checkpoint(edited(saved, lambda p: p["history"]["metrics"].pop("accuracy")))
@@ -382,11 +434,12 @@ def test_calls_torchs_unpickler_would_allow_are_refused_before_it_runs(saved, pi
 
 
 def test_tensors_larger_than_the_largest_run_allowed_are_refused_before_reading(saved):
-    limits = Limits(max_parameters=100, max_epochs=20)  # 73 parameters, their Adam moments and 20 epochs fit
+    # 73 parameters, their Adam moments and 20 epochs fit, beside room for 100 uploaded rows of 3 features
+    limits = Limits(max_parameters=100, max_epochs=20, max_samples=100, max_features=3)
     assert load_checkpoint(saved, limits)
     data = edited(saved, lambda p: p["state_dict"].update(extra=torch.zeros(200_000)))
     with pytest.raises(CheckpointError, match=r"tensors hold 0.8 MB, more than the largest run this server "
-                                              r"allows: 100 parameters .* and 20 epochs of history"):
+                                              r"allows: 100 parameters .* 20 epochs of history .* and 100 uploaded rows"):
         load_checkpoint(data, limits)
     longer = edited(saved, lambda p: p["history"].update(losses=torch.zeros(20_000, dtype=torch.float64)))
     with pytest.raises(CheckpointError, match=r"tensors hold 0.2 MB, more than the largest run"):

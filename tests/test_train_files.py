@@ -122,6 +122,28 @@ def test_a_checkpoint_reloads_the_run_and_training_continues_identically(train):
     np.testing.assert_array_equal(train.session_state.trainer.history.losses, straight.history.losses)
 
 
+def test_a_checkpoint_of_a_csv_run_carries_on_with_the_csvs_rows_in_a_new_session(train):
+    use_csv(train, HOUSES)  # 3 features, as many as the lesson's generated data: it would fit silently
+    train.number_input(key="epochs").set_value(8).run()
+    for _ in range(3):
+        train.button(key="btn_step").click().run()
+    first = train.session_state.trainer
+    assert first.uploaded and first.epoch == 3
+    elsewhere = AppTest.from_file(PAGE, default_timeout=60).run()
+    elsewhere.file_uploader(key="checkpoint_file").set_value(("houses.pt", save_checkpoint(first), "x")).run()
+    assert not elsewhere.exception
+    assert any("epoch 3 of 8. It carries on with the 6 rows of the uploaded CSV saved with it" in displayed(s.value)
+               for s in elsewhere.success)
+    assert elsewhere.button(key="btn_train").label == "Resume"
+    elsewhere.button(key="btn_train").click().run()
+    straight = Trainer(first.config, data=first.uploaded_rows, classification=False)
+    while not straight.done:
+        straight.step()
+    resumed = elsewhere.session_state.trainer
+    assert resumed.epoch == 8 and resumed.uploaded
+    np.testing.assert_array_equal(resumed.history.losses, straight.history.losses)
+
+
 class WritesMarker:
     """Unpickling this calls Path.touch: code that runs on a plain pickle.load."""
 

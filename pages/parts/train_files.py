@@ -58,10 +58,13 @@ def _load(caps: Limits) -> None:
     if checkpoint.config.training.device == "cuda" and (reason := cuda_unavailable_reason()):
         checkpoint = dataclasses.replace(checkpoint, config=checkpoint.config.replace(device="cpu"))
         note = f" It was trained on CUDA, which is unavailable here ({reason}), so it continues on the CPU."
+    if checkpoint.uploaded_rows is not None:
+        note += (f" It carries on with the {len(checkpoint.uploaded_rows[0]):,} rows of the uploaded CSV saved with it; "
+                 "the sidebar's data is for a new run.")
     trainer = restore_trainer(checkpoint)
     for name, value in checkpoint.config.values().items():
         st.session_state[name] = widget_value(value)
-    st.session_state.data_source = "lesson"
+    st.session_state.data_source = "lesson"  # the upload widget cannot be set; the run keeps its own rows
     state.on_loaded(trainer)
     st.session_state.checkpoint_message = (
         "success", f"Loaded {plain(upload.name)}: epoch {trainer.epoch} of {trainer.config.training.epochs}.{note}")
