@@ -1,7 +1,9 @@
 """The Train page driven by streamlit.testing.v1.AppTest."""
 
 import base64
+import functools
 import json
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,9 @@ from streamlit.testing.v1 import AppTest
 from core.config import Config
 from core.device import cuda_unavailable_reason
 from core.trainer import Trainer
+from pages.parts import shared_figures
 from tests.displayed import displayed
+from viz import training as figures
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
 
@@ -85,6 +89,20 @@ def test_before_training_the_page_shows_the_weights_the_run_starts_from(train):
     train.button(key="btn_step").click().run()  # the first epoch starts from exactly these weights
     np.testing.assert_array_equal(train.session_state.trainer.history.losses,
                                   [Trainer(Config().replace(hidden_sizes="4")).step().loss])
+
+
+def test_sessions_with_equal_settings_share_one_start_view_and_a_new_seed_draws_its_own(monkeypatch):
+    monkeypatch.setattr(shared_figures, "_kept", OrderedDict())
+    built = []
+    weights_figure = figures.weights_figure
+    monkeypatch.setattr(figures, "weights_figure", functools.wraps(weights_figure)(
+        lambda *args, **kwargs: built.append(args) or weights_figure(*args, **kwargs)))
+    first, second = (AppTest.from_file(PAGE, default_timeout=60).run() for _ in range(2))
+    assert len(built) == 1 and chart(first, "Weights at epoch 0") == chart(second, "Weights at epoch 0")
+    second.number_input(key="seed").set_value(3).run()
+    assert len(built) == 2
+    first_layer = [t for t in chart(second, "Weights at epoch 0")["data"] if t["type"] == "heatmap"][0]
+    np.testing.assert_array_equal(decode(first_layer["z"]), Trainer(Config().replace(seed=3)).snapshot().layers[0].weight)
 
 
 def test_step_pauses_after_one_epoch_and_resume_finishes_the_run(train):

@@ -39,9 +39,10 @@ def streamlit_plotly_chunk() -> str:
 PLOTLY_CHUNK = streamlit_plotly_chunk()
 
 
-def live_chart(slot, figure: go.Figure, name: str, interactive: bool = False) -> None:
-    """Draw `figure` in `slot` as the newest frame of the chart `name`."""
+def live_chart(slot, figure: go.Figure | str, name: str, interactive: bool = False) -> None:
+    """Draw `figure` (or its JSON) in `slot` as the newest frame of the chart `name`."""
+    spec = figure if isinstance(figure, str) else pio.to_json(figure, validate=False)
     with slot:
         # frame: the browser may run an older frame's code after a newer one's; it must not win.
-        _live_plot(data={"figure": pio.to_json(figure, validate=False), "name": name, "frame": time.monotonic_ns(),
+        _live_plot(data={"figure": spec, "name": name, "frame": time.monotonic_ns(),
                          "interactive": interactive, "plotly": PLOTLY_CHUNK})

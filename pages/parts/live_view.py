@@ -19,6 +19,7 @@ from core.trainer import Trainer
 from pages.parts import train_state as state
 from pages.parts.live_chart import live_chart
 from pages.parts.live_schedule import LiveSchedule
+from pages.parts.shared_figures import shared_json
 from pages.parts.sharing import training_slot
 from viz import training as figures
 from viz.boundary import boundary_figures
@@ -83,9 +84,9 @@ def start_frame(run: Trainer, log_scale: bool) -> Frame:
 
     Drawn in place like live frames, so the browser loads plotly.js after the controls are on
     screen (an st.plotly_chart here held them back ~0.5 s), and before the click on Train."""
-    loss = figures.loss_figure([], [], log_scale=log_scale, total_epochs=run.config.training.epochs,
-                               test_losses=[] if run.x_test is not None else None)
-    weights = figures.weights_figure(run.snapshot().layers, epoch=0)
+    loss = shared_json(figures.loss_figure, [], [], log_scale=log_scale, total_epochs=run.config.training.epochs,
+                       test_losses=[] if run.x_test is not None else None)
+    weights = shared_json(figures.weights_figure, run.snapshot().layers, epoch=0)
     frame: Frame = {
         "loss": lambda slot: live_chart(slot, loss, "loss", interactive=True),
         "weights": lambda slot: live_chart(slot, weights, "weights", interactive=True),
