@@ -75,9 +75,11 @@ WATCH_LIVE_PLOT_JS = """
       plot.isConnected ? painted++ : missing++;
       titles.add(plot.querySelector(".gtitle")?.textContent);
     }
-    if (performance.now() - start < 2000) return requestAnimationFrame(look);
-    resolve({plots: plots.size, painted, missing, titles: titles.size, template: plot?.layout?.template,
-             interactive: Boolean(plot?.querySelector(".nsewdrag"))});
+    // 2 s, or up to 8 s until three frames were seen: a loaded machine delivers them later.
+    const elapsed = performance.now() - start;
+    if (elapsed < 2000 || (titles.size < 3 && elapsed < 8000)) return requestAnimationFrame(look);
+    resolve({plots: plots.size, painted, missing, titles: titles.size, seconds: elapsed / 1000,
+             template: plot?.layout?.template, interactive: Boolean(plot?.querySelector(".nsewdrag"))});
   };
   look();
 })
@@ -105,7 +107,7 @@ def test_live_frames_update_one_plot_in_place_that_never_blinks(app):
     assert seen["plots"] == 1 and seen["titles"] >= 3, seen  # one div, updated frame after frame
     # The page kept painting: 5 frames a second at least. Of ~120 animation frames in 2 s, a quiet
     # machine painted 30+, two busy cores (load 6, as while the whole suite runs) 19.
-    assert seen["missing"] == 0 and seen["painted"] >= 10, seen
+    assert seen["missing"] == 0 and seen["painted"] >= 5 * seen["seconds"], seen
     assert not seen["interactive"], seen  # a static plot: nothing to hover on a chart redrawn 20 times a second
     app.click("btn_pause")
     # The paused chart is Streamlit's own, themed in the browser: the live frames looked the same.
