@@ -1,18 +1,25 @@
 """The Train page with issue 14's options (classification sets, test split, mini-batches, penalties), via AppTest."""
 
 import base64
+import functools
+import json
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
+import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import Config
 from core.presets import PRESETS
+from core.trainer import Trainer
+from pages.parts import live_view, shared_figures
 from test_runs_page import trained
 from test_train_page import chart, charts
 from tests.displayed import displayed
+from viz.boundary import boundary_figures
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
 # Issue 14's done-when link, shorter.
@@ -145,6 +152,22 @@ def test_before_training_the_boundary_of_the_initial_weights_is_drawn():
     at = page(XOR)
     assert chart(at, "Decision boundary at epoch 0") and chart(at, "Each unit of the first hidden layer")
     assert [t["name"] for t in chart(at, "Loss")["data"]] == ["train", "test"]
+
+
+def test_sessions_with_equal_settings_share_the_boundary_of_the_initial_weights(monkeypatch):
+    monkeypatch.setattr(shared_figures, "_kept", OrderedDict())
+    built = []
+    monkeypatch.setattr(live_view, "boundary_figures", functools.wraps(boundary_figures)(
+        lambda *args, **kwargs: built.append(args) or boundary_figures(*args, **kwargs)))
+    first, second = page(XOR), page(XOR)
+    assert len(built) == 1
+    start = Trainer(Config().replace(**XOR).replace(device="cpu"))
+    expected = json.loads(pio.to_json(boundary_figures(start.plane(), epoch=0)["boundary"], validate=False))
+    for at in (first, second):
+        drawn = chart(at, "Decision boundary at epoch 0")
+        np.testing.assert_array_equal(decode(drawn["data"][0]["z"]), decode(expected["data"][0]["z"]))
+    page({**XOR, "seed": "3"})
+    assert len(built) == 2
 
 
 def test_the_lessons_regression_has_no_boundary():

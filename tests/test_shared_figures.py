@@ -10,7 +10,7 @@ import plotly.io as pio
 import pytest
 
 from pages.parts import shared_figures
-from pages.parts.shared_figures import digest, shared_json
+from pages.parts.shared_figures import digest, shared_json, shared_jsons
 from viz import training as figures
 
 
@@ -91,3 +91,19 @@ def test_the_least_recently_used_figure_goes_first_beyond_the_bound(kept, monkey
     assert len(calls) == 3
     shared_json(loss, [2], [1.0])
     assert len(calls) == 4
+
+
+def test_figures_by_name_are_built_once_and_are_each_figures_own_json(kept):
+    from core.config import Config
+    from core.trainer import Trainer
+    from viz.boundary import boundary_figures
+
+    calls = []
+    build = counted(boundary_figures, calls)
+    plane = Trainer(Config().replace(dataset="xor", hidden_sizes="4")).plane()
+    first, again = (shared_jsons(build, plane, epoch=0) for _ in range(2))
+    assert first == again == {name: pio.to_json(figure, validate=False)
+                              for name, figure in boundary_figures(plane, epoch=0).items()}
+    assert len(calls) == 1
+    shared_jsons(build, plane, epoch=1)
+    assert len(calls) == 2

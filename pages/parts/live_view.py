@@ -19,7 +19,7 @@ from core.trainer import Trainer
 from pages.parts import train_state as state
 from pages.parts.live_chart import live_chart
 from pages.parts.live_schedule import LiveSchedule
-from pages.parts.shared_figures import shared_json
+from pages.parts.shared_figures import shared_json, shared_jsons
 from pages.parts.sharing import training_slot
 from viz import training as figures
 from viz.boundary import boundary_figures
@@ -93,8 +93,8 @@ def start_frame(run: Trainer, log_scale: bool) -> Frame:
         "gradients": lambda slot: slot.caption("Gradients: every `weight.grad` and `bias.grad` is `None` "
                                                "until the first `loss.backward()`.")}
     if (data := run.plane()) is not None:
-        for name, figure in boundary_figures(data, epoch=0).items():
-            frame[name] = lambda slot, figure=figure, name=name: live_chart(slot, figure, name, interactive=True)
+        for name, spec in shared_jsons(boundary_figures, data, epoch=0).items():
+            frame[name] = lambda slot, spec=spec, name=name: live_chart(slot, spec, name, interactive=True)
     return frame
 
 
