@@ -6,8 +6,13 @@ settings (fast reruns, run on save, below a path prefix): the transport and the 
 
 import re
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect
+
+from core.checkpoint import save_checkpoint
+from core.config import Config
+from core.trainer import Trainer
 
 LONG_RUN = "/train?epochs=100000&seed=7"  # lasts seconds: long enough to watch it, pause it and step it
 
@@ -242,3 +247,24 @@ def test_a_figure_the_plot_already_shows_is_not_drawn_again(page):
     page.wait_for_timeout(100)  # nothing more comes
     assert page.evaluate("window.drawn") == [["<b>Loss</b>", False], ["<b>Loss</b>", True],
                                              ["<b>Loss (epoch 1: 3.2)</b>", True]]
+
+
+# An upload through the Cloud settings too: XSRF on and a URL path prefix, as the hosted demo has them.
+@pytest.mark.both_servers
+def test_a_csv_runs_checkpoint_uploads_and_carries_on_with_the_csvs_rows(app):
+    rows = (np.linspace(-1, 1, 18, dtype=np.float32).reshape(6, 3), np.arange(6, dtype=np.float32).reshape(6, 1))
+    config = Config().replace(epochs=40, seed=3)
+    first, straight = Trainer(config, data=rows), Trainer(config, data=rows)
+    for _ in range(15):
+        first.step()
+    while not straight.done:
+        straight.step()
+    app.goto("/train")
+    upload = app.page.locator(".st-key-checkpoint_file input[type='file']")
+    app.act(lambda: upload.set_input_files({"name": "houses.pt", "mimeType": "application/octet-stream",
+                                             "buffer": save_checkpoint(first)}))
+    expect(app.page.get_by_test_id("stAlert")).to_contain_text(
+        "epoch 15 of 40. It carries on with the 6 rows of the uploaded CSV saved with it")
+    app.click("btn_train")  # Resume
+    assert app.counter().startswith("Epoch 40 / 40")
+    assert final_loss(app) == f"{straight.history.losses[-1]:.6g}"
