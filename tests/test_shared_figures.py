@@ -107,3 +107,13 @@ def test_figures_by_name_are_built_once_and_are_each_figures_own_json(kept):
     assert len(calls) == 1
     shared_jsons(build, plane, epoch=1)
     assert len(calls) == 2
+
+
+def test_a_reloaded_figure_function_builds_anew(kept):
+    calls = []
+    before, after = counted(figures.loss_figure, calls), counted(figures.loss_figure, calls)  # same names
+    shared_json(before, [1], [1.0])
+    shared_json(after, [1], [1.0])  # as after Streamlit reloaded an edited viz module
+    assert len(calls) == 2
+    shared_json(after, [1], [1.0])
+    assert len(calls) == 2

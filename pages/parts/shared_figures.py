@@ -21,7 +21,7 @@ import plotly.io as pio
 
 KEPT = 64  # entries for all sessions: the lesson's weights ~5 KB, the largest network's 30 KB, a boundary 11 KB
 
-_kept: OrderedDict[bytes, str | dict[str, str]] = OrderedDict()
+_kept: OrderedDict[bytes, tuple[Callable, str | dict[str, str]]] = OrderedDict()  # key -> (build, JSON)
 _lock = threading.Lock()  # sessions run their scripts in threads of one process
 
 
@@ -42,12 +42,14 @@ def shared_jsons(build: Callable[..., dict[str, go.Figure]], *args: object, **kw
 def _shared(build: Callable, args: tuple, kwargs: dict, to_json: Callable):
     key = digest((build.__module__, build.__qualname__, args, sorted(kwargs.items())))
     with _lock:
-        if (spec := _kept.get(key)) is not None:
+        # The same function object only: a module Streamlit reloaded after an edit builds anew.
+        if (kept := _kept.get(key)) is not None and kept[0] is build:
             _kept.move_to_end(key)
-            return spec
+            return kept[1]
     spec = to_json(build(*args, **kwargs))  # outside the lock: sessions build in parallel
     with _lock:
-        _kept[key] = spec
+        _kept[key] = (build, spec)
+        _kept.move_to_end(key)
         while len(_kept) > KEPT:
             _kept.popitem(last=False)
     return spec
