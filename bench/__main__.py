@@ -357,8 +357,12 @@ class Bench:
     def run(self, groups: list[str]) -> int:
         from playwright.sync_api import sync_playwright
 
+        from core.device import torch_threads
+
         errors = 0
-        threads = self.env.get("OMP_NUM_THREADS", "torch's default")
+        environ = {**os.environ, **self.env}  # what the servers and loops the bench starts get
+        threads = (f"{torch_threads(environ)} per training run (MODULE_LAB_TORCH_THREADS), "
+                   f"OMP_NUM_THREADS {environ.get('OMP_NUM_THREADS', 'unset')}")
         load = os.getloadavg()[0]
         with sync_playwright() as playwright:
             if BROWSER_GROUPS & set(groups):
