@@ -3,7 +3,7 @@ same run as medians of several repetitions, printed as one Markdown table (progr
 
     python -m bench                      # everything: ~11 minutes on 2 cores, longer when the app is slow
     python -m bench --quick              # a smoke run: one repetition, short runs
-    python -m bench --only loops,cold    # some groups: loops live large long size boundary cold replay classroom server_class
+    python -m bench --only loops,cold    # some groups: loops live large long size boundary cold replay classroom server_class rerun
     python -m bench --only server_class --sessions 1,3   # the real server's class, with these class sizes
     python -m bench --only server_class --sessions 30 --class-epochs 10000   # longer runs: less of the machine's noise
     python -m bench --reps 5             # repetitions for every group
@@ -30,10 +30,10 @@ from bench.loops import Run, time_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
-GROUPS = ("loops", "live", "large", "long", "size", "boundary", "cold", "replay", "classroom", "server_class")
+GROUPS = ("loops", "live", "large", "long", "size", "boundary", "cold", "replay", "classroom", "server_class", "rerun")
 BROWSER_GROUPS = {"live", "large", "long", "cold"}  # the others leave Chromium unlaunched
 CLASS_SIZES = "1,5,10,30"
-DEFAULT_REPS = {"loops": 5, "live": 3, "large": 2, "long": 1, "cold": 3, "replay": 5, "boundary": 5}
+DEFAULT_REPS = {"loops": 5, "live": 3, "large": 2, "long": 1, "cold": 3, "replay": 5, "boundary": 5, "rerun": 3}
 
 
 @dataclass
@@ -322,6 +322,25 @@ class Bench:
                                      f"{config}, {rest.training.epochs:,} epochs",
                                      f"{total / 1000:.1f} KB ({others / 1000:.1f} KB without them)",
                                      target="<= 100 KB", result=verdict(total <= 100_000)))
+
+    # ---------------------------------------------------------------- rerun ---
+
+    def rerun(self) -> None:
+        """A Train page rerun's script CPU with the start view shared across sessions, against each
+        session building its own (bench/rerun.py): what every click and page open of a class costs."""
+        sys.path.insert(0, str(self.app))
+        from bench.rerun import QUERIES, compare
+
+        reruns = 5 if self.quick else 20
+        for name, query in QUERIES.items():
+            samples = compare(query, reruns, self.reps["rerun"])
+            self.samples[f"rerun script ms {name}"] = samples
+            shared, alone = (median(samples[key]) for key in ("shared", "per session"))
+            log(f"rerun {name}: {shared:.1f} ms shared, {alone:.1f} ms per session")
+            self.rows.append(Row("Train page rerun: script CPU (thread time), the start view shared across sessions",
+                                 f"{name}, median of {reruns} reruns x {self.reps['rerun']} rounds",
+                                 f"{shared:.1f} ms", f"{alone:.1f} ms (each session builds its own)",
+                                 f"{shared / alone:.2f}x", "< 1x", verdict(shared < alone)))
 
     # --------------------------------------------------------------- replay ---
 

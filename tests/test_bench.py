@@ -70,3 +70,13 @@ def test_a_boundary_frame_stays_well_under_100_kb(network):
     cost = frame_cost(network, reps=1)
     assert cost.grid_size == (80 if network is LESSON else 25)
     assert cost.bytes <= 30_000, cost
+
+
+def test_the_rerun_group_times_both_ways_and_leaves_the_shared_figures_as_they_were():
+    from bench.rerun import compare
+    from pages.parts import shared_figures
+
+    kept, bound = shared_figures._kept, shared_figures.KEPT
+    samples = compare({}, reruns=1, rounds=1)
+    assert set(samples) == {"shared", "per session"} and all(len(ms) == 1 and ms[0] > 0 for ms in samples.values())
+    assert shared_figures._kept is kept and shared_figures.KEPT == bound and "rerun" in GROUPS
