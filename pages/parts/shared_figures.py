@@ -3,9 +3,9 @@
 A class opening one link draws the same start view thirty times, and each Train click of a queued
 session draws it again while someone else's run trains: building a figure and its JSON holds the
 GIL that run needs (sharing it makes a Train page rerun's script 0.64x for the lesson, 0.57x for
-xor: `python -m bench --only rerun`). Here the JSON is kept, keyed by the values of everything the figure is built from, so equal
-inputs give the cached JSON and any other input builds its own: nothing is keyed by a name that
-could go stale.
+xor: `python -m bench --only rerun`). Here the JSON is kept, keyed by the values of everything the
+figure is built from, so equal inputs give the cached JSON and any other input builds its own:
+nothing is keyed by a name that could go stale.
 """
 
 from __future__ import annotations
