@@ -51,6 +51,7 @@ class Checkpoint:
     diverged_at: int | None
     uploaded_rows: tuple[np.ndarray, np.ndarray] | None = None  # an uploaded CSV's (x, y); None: the config's data
     classification: bool | None = None  # how the uploaded rows were trained; None: as the config's data set says
+    feature_names: tuple[str, ...] | None = None  # the uploaded columns' names
 
     @property
     def epoch(self) -> int:
@@ -105,8 +106,9 @@ def _uploaded_data(trainer: Trainer) -> dict | None:
     if trainer.uploaded_rows is None:
         return None
     x, y = trainer.uploaded_rows
+    names = trainer.feature_names or tuple(f"x{i}" for i in range(1, x.shape[1] + 1))
     return {"x": torch.tensor(x, dtype=torch.float32), "y": torch.tensor(y, dtype=torch.float32),
-            "classification": bool(trainer.classification)}
+            "classification": bool(trainer.classification), "feature_names": list(names)}
 
 
 def _column_tensor(column: np.ndarray) -> torch.Tensor:
@@ -121,7 +123,7 @@ def load_checkpoint(data: bytes, limits: Limits = LIMITS, max_bytes: int = MAX_C
     """Read and check a checkpoint made by save_checkpoint; CheckpointError if anything is off."""
     payload = _unpickle(data, limits, max_bytes)
     config = _config(payload.get("config"), limits)
-    uploaded_rows, classification = _uploaded_rows(payload.get("uploaded_data"), limits)
+    uploaded_rows, classification, feature_names = _uploaded_rows(payload.get("uploaded_data"), limits)
     features = config.data.n_features if uploaded_rows is None else uploaded_rows[0].shape[1]
     # Shapes and dtypes only: the meta device allocates nothing and draws nothing from the
     # global generator that Trainer seeds under its lock.
@@ -150,6 +152,7 @@ def load_checkpoint(data: bytes, limits: Limits = LIMITS, max_bytes: int = MAX_C
         diverged_at=diverged_at,
         uploaded_rows=uploaded_rows,
         classification=classification,
+        feature_names=feature_names,
     )
 
 
@@ -162,7 +165,8 @@ def restore_trainer(checkpoint: Checkpoint) -> Trainer:
     Trainer raises RuntimeError for a config saved with device 'cuda' where no GPU is usable:
     pass dataclasses.replace(checkpoint, config=checkpoint.config.replace(device="cpu")) there.
     """
-    trainer = Trainer(checkpoint.config, data=checkpoint.uploaded_rows, classification=checkpoint.classification)
+    trainer = Trainer(checkpoint.config, data=checkpoint.uploaded_rows, classification=checkpoint.classification,
+                      feature_names=checkpoint.feature_names)
     rows = zip(checkpoint.losses, checkpoint.learning_rates, zip(*checkpoint.grad_norms.values()))
     trainer.restore(checkpoint.state_dict, checkpoint.optimizer_state, checkpoint.learning_rate,
                     ((loss, lr, list(norms)) for loss, lr, norms in rows), checkpoint.lr_changes,
@@ -273,12 +277,15 @@ def _has_keys(raw: object, keys: list[str] | list[int]) -> bool:
     return isinstance(raw, dict) and all(type(key) in (str, int) for key in raw) and set(raw) == set(keys)
 
 
-def _uploaded_rows(raw: object, limits: Limits) -> tuple[tuple[np.ndarray, np.ndarray] | None, bool | None]:
-    """An uploaded CSV's (x, y) and whether they were trained as classification; (None, None) for generated data."""
+def _uploaded_rows(raw: object, limits: Limits
+                   ) -> tuple[tuple[np.ndarray, np.ndarray] | None, bool | None, tuple[str, ...] | None]:
+    """An uploaded CSV's (x, y), whether they were trained as classification and the columns' names;
+    (None, None, None) for generated data."""
     if raw is None:
-        return None, None
-    if not _has_keys(raw, ["x", "y", "classification"]) or type(raw["classification"]) is not bool:
-        raise CheckpointError("the checkpoint's uploaded data should hold x, y and whether it is classification")
+        return None, None, None
+    if not _has_keys(raw, ["x", "y", "classification", "feature_names"]) or type(raw["classification"]) is not bool:
+        raise CheckpointError("the checkpoint's uploaded data should hold x, y, whether it is classification "
+                              "and the feature names")
     x, y, classification = raw["x"], raw["y"], raw["classification"]
     if not (isinstance(x, torch.Tensor) and x.layout == torch.strided and x.dtype == torch.float32 and x.ndim == 2):
         raise CheckpointError("the checkpoint's uploaded x should be a table of numbers (a 2-D float32 tensor)")
@@ -291,7 +298,10 @@ def _uploaded_rows(raw: object, limits: Limits) -> tuple[tuple[np.ndarray, np.nd
         raise CheckpointError("the checkpoint's uploaded data holds NaN or infinite values")
     if classification and not ((y == 0) | (y == 1)).all():
         raise CheckpointError("the checkpoint's uploaded data is classification, but its labels are not all 0 or 1")
-    return (x.numpy().copy(), y.numpy().copy()), classification
+    names = raw["feature_names"]
+    if not (type(names) is list and len(names) == features and all(type(name) is str for name in names)):
+        raise CheckpointError(f"the checkpoint's uploaded data should name its {features} features")
+    return (x.numpy().copy(), y.numpy().copy()), classification, tuple(names)
 
 
 def _history(raw: object, names: list[str], max_epochs: int

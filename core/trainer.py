@@ -138,13 +138,15 @@ class Trainer:
     from a DataLoader; regression, or classification from logits; with an optional test split and penalty."""
 
     def __init__(self, config: Config, data: tuple[np.ndarray, np.ndarray] | None = None, replay: bool = True,
-                 classification: bool | None = None):
+                 classification: bool | None = None, feature_names: tuple[str, ...] | None = None):
         """`replay`: keep snapshots of the weights and gradients for replay (core/runs.py); off where
         only the time of an epoch matters. `classification`: uploaded `data` whose y holds 0/1 labels
-        (core.tabular.Dataset.as_classification); by default the config's data set says."""
+        (core.tabular.Dataset.as_classification); by default the config's data set says. `feature_names`:
+        the uploaded data's columns, for the charts (None: x1, x2, ...)."""
         self.config = config
         self.uploaded = data is not None  # else the lesson's synthetic data, drawn from config.data
         self.uploaded_rows = data  # every uploaded row, before any split: to train the run again (replay, checkpoints)
+        self.feature_names = feature_names
         self.device = resolve_device(config.training.device)
         self.threads = torch_threads()
         x, y, model = build_run(config, data)

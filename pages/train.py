@@ -112,7 +112,7 @@ def show_outcome(run: Trainer) -> None:
     cols[2].metric("Epochs trained", run.epoch)
     left, right = st.columns(2)
     left.plotly_chart(figures.prediction_figure(y_true, y_pred, r_squared=r2), key="predictions")
-    names = setup.dataset.feature_names if run.uploaded and setup.dataset is not None else None
+    names = run.feature_names if run.uploaded else None
     true = None if run.uploaded else run.config.data.coefficients
     right.plotly_chart(figures.sensitivity_figure(run.input_sensitivities(), true, names=names), key="sensitivities")
 

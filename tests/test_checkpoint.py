@@ -124,10 +124,12 @@ def uploaded_rows(classification: bool) -> tuple[np.ndarray, np.ndarray]:
 def test_a_run_on_uploaded_rows_resumes_on_those_rows_not_the_configs_data(classification):
     rows = uploaded_rows(classification)
     straight = train_on(Trainer(UPLOADED, data=rows, classification=classification), 20)
-    checkpoint = load_checkpoint(save_checkpoint(train_on(Trainer(UPLOADED, data=rows, classification=classification), 10)))
+    names = ("rooms", "<b>area</b>", "age")
+    first = Trainer(UPLOADED, data=rows, classification=classification, feature_names=names)
+    checkpoint = load_checkpoint(save_checkpoint(train_on(first, 10)))
     np.testing.assert_array_equal(checkpoint.uploaded_rows[0], rows[0])
     resumed = train_on(restore_trainer(checkpoint), 10)
-    assert resumed.uploaded and resumed.classification is classification
+    assert resumed.uploaded and resumed.classification is classification and resumed.feature_names == names
     np.testing.assert_array_equal(resumed.history.losses, straight.history.losses)
     for name, column in straight.history.metrics.items():
         np.testing.assert_array_equal(resumed.history.metrics[name], column)
@@ -143,14 +145,16 @@ def saved_upload() -> bytes:
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda d: d.pop("classification"), "uploaded data should hold x, y and whether it is classification"),
-    (lambda d: d.update(classification=1), "uploaded data should hold x, y and whether it is classification"),
+    (lambda d: d.pop("classification"), "uploaded data should hold x, y, whether it is classification and the"),
+    (lambda d: d.update(classification=1), "uploaded data should hold x, y, whether it is classification and the"),
+    (lambda d: d.update(feature_names=["a", "b"]), "uploaded data should name its 3 features"),
+    (lambda d: d.update(feature_names=["a", "b", 3]), "uploaded data should name its 3 features"),
     (lambda d: d.update(x=d["x"].double()), r"uploaded x should be a table of numbers \(a 2-D float32 tensor\)"),
-    (lambda d: d.update(x=d["x"][:, :2]), r"weight '0.weight' has shape \(8, 3\) in the file, but .* \(8, 2\)"),
+    (lambda d: d.update(x=d["x"][:, :2], feature_names=["a", "b"]), r"weight '0.weight' has shape \(8, 3\) in the file, but .* \(8, 2\)"),
     (lambda d: d.update(y=d["y"][:30]), r"uploaded y has shape \(30, 1\) in the file, but .* needs \(40, 1\)"),
     (lambda d: d["x"].__setitem__((5, 1), float("nan")), "uploaded data holds NaN or infinite values"),
     (lambda d: d["y"].__setitem__((0, 0), 0.5), "labels are not all 0 or 1"),
-], ids=["no-flag", "flag-not-bool", "dtype", "features-disagree-with-weights", "rows-disagree", "nan", "labels"])
+], ids=["no-flag", "flag-not-bool", "two-names", "a-name-not-text", "dtype", "features-disagree-with-weights", "rows-disagree", "nan", "labels"])
 def test_uploaded_rows_that_do_not_fit_the_run_are_refused(saved_upload, edit, message):
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(edited(saved_upload, lambda p: edit(p["uploaded_data"])))

@@ -1,6 +1,7 @@
 """The Train page's own data (CSV upload) and files (checkpoint download and safe import), via AppTest."""
 
 import io
+import json
 import pickle
 from pathlib import Path
 
@@ -48,6 +49,13 @@ def test_a_csv_trains_on_its_columns_with_standardised_features(train):
     np.testing.assert_allclose(trainer.y.numpy().ravel(), [200, 290, 120, 380, 230, 300])
     np.testing.assert_allclose(trainer.x.numpy().mean(axis=0), 0, atol=1e-6)
     assert train.session_state.status == "finished"
+    assert sensitivity_names(train) == ["rooms", "area", "age"]
+
+
+def sensitivity_names(at: AppTest) -> list[str]:
+    """The bars of the finished run's input sensitivities: one per input, named."""
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return next(spec for spec in specs if spec["layout"]["title"]["text"] == "Input sensitivities")["data"][0]["x"]
 
 
 def test_choosing_fewer_features_changes_the_inputs_and_asks_for_reset(train):
@@ -142,6 +150,7 @@ def test_a_checkpoint_of_a_csv_run_carries_on_with_the_csvs_rows_in_a_new_sessio
     resumed = elsewhere.session_state.trainer
     assert resumed.epoch == 8 and resumed.uploaded
     np.testing.assert_array_equal(resumed.history.losses, straight.history.losses)
+    assert sensitivity_names(elsewhere) == ["rooms", "area", "age"]  # the CSV's columns, not x1, x2, x3
 
 
 class WritesMarker:

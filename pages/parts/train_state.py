@@ -201,7 +201,8 @@ def _start(config: Config | None, dataset: Dataset | None, event: Event, caps: L
     if st.session_state.trainer is None:
         try:
             st.session_state.trainer = Trainer(config, data=None if dataset is None else (dataset.x, dataset.y),
-                                               classification=classifies(config, dataset))
+                                               classification=classifies(config, dataset),
+                                               feature_names=None if dataset is None else dataset.feature_names)
         except RuntimeError as error:  # CUDA chosen but unusable, or out of memory
             st.session_state.run_error = f"Could not start training: {error}."
             st.session_state.offer_cpu = config.training.device == "cuda"
