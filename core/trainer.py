@@ -144,7 +144,6 @@ class Trainer:
         (core.tabular.Dataset.as_classification); by default the config's data set says. `feature_names`:
         the uploaded data's columns, for the charts (None: x1, x2, ...)."""
         self.config = config
-        self.uploaded = data is not None  # else the lesson's synthetic data, drawn from config.data
         self.uploaded_rows = data  # every uploaded row, before any split: to train the run again (replay, checkpoints)
         self.feature_names = feature_names
         self.device = resolve_device(config.training.device)
@@ -193,6 +192,11 @@ class Trainer:
         if kind == "adam":
             return torch.optim.Adam(params, lr=self.learning_rate)
         return None  # "manual_sgd": the lesson's own update
+
+    @property
+    def uploaded(self) -> bool:
+        """Trained on uploaded rows; else on the lesson's synthetic data, drawn from config.data."""
+        return self.uploaded_rows is not None
 
     @property
     def epoch(self) -> int:

@@ -1,7 +1,6 @@
 """The Train page with issue 14's options (classification sets, test split, mini-batches, penalties), via AppTest."""
 
 import base64
-import functools
 import json
 from collections import OrderedDict
 from pathlib import Path
@@ -19,6 +18,7 @@ from pages.parts import live_view, shared_figures
 from test_runs_page import trained
 from test_train_page import chart, charts
 from tests.displayed import displayed
+from tests.test_shared_figures import counted
 from viz.boundary import boundary_figures
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
@@ -157,8 +157,7 @@ def test_before_training_the_boundary_of_the_initial_weights_is_drawn():
 def test_sessions_with_equal_settings_share_the_boundary_of_the_initial_weights(monkeypatch):
     monkeypatch.setattr(shared_figures, "_kept", OrderedDict())
     built = []
-    monkeypatch.setattr(live_view, "boundary_figures", functools.wraps(boundary_figures)(
-        lambda *args, **kwargs: built.append(args) or boundary_figures(*args, **kwargs)))
+    monkeypatch.setattr(live_view, "boundary_figures", counted(boundary_figures, built))
     first, second = page(XOR), page(XOR)
     assert len(built) == 1
     start = Trainer(Config().replace(**XOR).replace(device="cpu"))

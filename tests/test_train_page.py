@@ -1,7 +1,6 @@
 """The Train page driven by streamlit.testing.v1.AppTest."""
 
 import base64
-import functools
 import json
 from collections import OrderedDict
 from pathlib import Path
@@ -15,6 +14,7 @@ from core.device import cuda_unavailable_reason
 from core.trainer import Trainer
 from pages.parts import shared_figures
 from tests.displayed import displayed
+from tests.test_shared_figures import counted
 from viz import training as figures
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
@@ -94,9 +94,7 @@ def test_before_training_the_page_shows_the_weights_the_run_starts_from(train):
 def test_sessions_with_equal_settings_share_one_start_view_and_a_new_seed_draws_its_own(monkeypatch):
     monkeypatch.setattr(shared_figures, "_kept", OrderedDict())
     built = []
-    weights_figure = figures.weights_figure
-    monkeypatch.setattr(figures, "weights_figure", functools.wraps(weights_figure)(
-        lambda *args, **kwargs: built.append(args) or weights_figure(*args, **kwargs)))
+    monkeypatch.setattr(figures, "weights_figure", counted(figures.weights_figure, built))
     first, second = (AppTest.from_file(PAGE, default_timeout=60).run() for _ in range(2))
     assert len(built) == 1 and chart(first, "Weights at epoch 0") == chart(second, "Weights at epoch 0")
     second.number_input(key="seed").set_value(3).run()
