@@ -58,6 +58,9 @@ class Limits:
     # runs training at once per server; one core is left for serving pages (a 31st visitor's page
     # took 22 s to load while 30 runs shared both cores)
     max_concurrent_runs: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1))
+    # a run trains this long at most while another waits for a slot, then goes to the back of the
+    # line (core/admission.py); a class's runs all move along, and a long one holds up no one
+    max_turn_ms: int = 100
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> Limits:
