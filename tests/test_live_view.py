@@ -56,6 +56,23 @@ def test_live_schedule_leaves_the_matrices_to_the_final_frame_when_the_run_ends_
     assert schedule.seconds_left(epochs_done=0, epochs_left=2000) == float("inf")
 
 
+
+def test_a_wait_for_the_next_turn_is_left_out_of_every_clock_and_the_pace():
+    """Ten seconds waiting between turns: nothing is due the moment the run's turn comes back, and
+    its pace is that of its turns (otherwise each turn would begin by drawing every chart)."""
+    now = [0.0]
+    schedule = LiveSchedule(clock=lambda: now[0])
+    now[0] = 0.4
+    for clock in (schedule.frame, schedule.text):
+        clock.drew(now[0])
+    due = {name: getattr(schedule, name).next_due for name in ("frame", "text", "slow", "plane")}
+    now[0] = 10.4
+    schedule.skip(10.0)
+    assert {name: getattr(schedule, name).next_due for name in due} == {name: t + 10.0 for name, t in due.items()}
+    assert not schedule.frame.due() and not schedule.slow.due()
+    # 2,000 epochs in its 0.4 s of turns, 3,000 left: 0.6 s more, not the 15.6 s the wall clock says
+    assert schedule.seconds_left(epochs_done=2000, epochs_left=3000) == pytest.approx(0.6)
+
 def trained(epochs: int, **changes) -> Trainer:
     trainer = Trainer(Config().replace(epochs=epochs, **changes))
     while not trainer.done:

@@ -119,6 +119,7 @@ def test_a_queued_run_draws_its_place_only_when_it_changes(monkeypatch):
     reads = []
     monkeypatch.setattr(sharing, "let_clicks_in", lambda: reads.append(1))
     monkeypatch.setattr(sharing, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(sharing, "REDRAW_SECONDS", 0.0)
     queue, place = FairQueue(slots=1), Place()
     training, ahead, mine = queue.join(), queue.join(), queue.join()
     queue.acquire(training, timeout=0)
@@ -135,3 +136,79 @@ def test_a_queued_run_draws_its_place_only_when_it_changes(monkeypatch):
     others.join()
     assert place.drawn == [sharing.queue_text(1, queue), sharing.queue_text(0, queue), None]
     assert len(reads) >= 10  # polled every 0.02 s for 0.4 s
+
+
+def test_a_waiting_runs_place_is_redrawn_at_most_once_a_redraw_interval(monkeypatch):
+    """In turns, the line moves every turn: six moves in ~0.4 s are drawn as two or three places."""
+    import threading
+    import time
+
+    from core.admission import FairQueue
+    from pages.parts import sharing
+
+    monkeypatch.setattr(sharing, "let_clicks_in", lambda: None)
+    monkeypatch.setattr(sharing, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(sharing, "REDRAW_SECONDS", 0.25)
+    queue, place = FairQueue(slots=1), Place()
+    training, *ahead = [queue.join() for _ in range(7)]
+    mine = queue.join()
+    queue.acquire(training, timeout=0)
+
+    def the_line_moves():
+        for ticket in ahead:
+            time.sleep(0.06)
+            queue.release(ticket)
+        queue.release(training)
+
+    mover = threading.Thread(target=the_line_moves)
+    mover.start()
+    assert sharing.wait_for_slot(queue, mine, lambda: True, place)
+    mover.join()
+    places = place.drawn[:-1]
+    assert place.drawn[0] == sharing.queue_text(6, queue) and place.drawn[-1] is None
+    assert 1 <= len(places) <= 3 < len(ahead)
+
+
+def test_a_run_takes_turns_with_another_sessions_and_only_its_turns_count_as_training(monkeypatch):
+    """Another session's run (a thread here) trains in turns of 30 ms on the one slot. The page's run
+    takes turns with it, ends with the loss of a run trained alone, and its training time (what the
+    wall-clock limit counts) leaves out the other's turns."""
+    import threading
+    import time
+
+    from core.admission import shared_queue
+    from core.budget import TRAINING_CLOCK
+    from core.config import Config
+    from core.trainer import Trainer
+
+    at = open_train(monkeypatch, MODULE_LAB_MAX_CONCURRENT_RUNS="1", MODULE_LAB_MAX_TURN_MS="30")
+    at.number_input(key="epochs").set_value(1500).run()
+    queue, other_turns, done = shared_queue(1, 0.03), [], threading.Event()
+    other = queue.join()
+
+    def other_session():
+        while not done.is_set():
+            queue.acquire(other)
+            began = time.perf_counter()
+            time.sleep(0.03)
+            other_turns.append((began, time.perf_counter()))
+            queue.pass_turn(other)
+        queue.release(other)
+
+    thread = threading.Thread(target=other_session)
+    thread.start()
+    try:
+        clicked = time.perf_counter()
+        at.button(key="btn_train").click().run()
+        wall = time.perf_counter() - clicked
+    finally:
+        done.set()
+        thread.join(timeout=10)
+    assert not at.exception and at.session_state.status == "finished"
+    run, reference = at.session_state.trainer, Trainer(Config().replace(epochs=1500))
+    while not reference.done:
+        reference.step()
+    assert list(run.history.losses) == list(reference.history.losses)
+    during = sum(end - start for start, end in other_turns if clicked <= start and end <= clicked + wall)
+    assert during >= 0.3  # at least ten of the other's turns came between the page's own
+    assert 0 < TRAINING_CLOCK.seconds(run) <= wall - during

@@ -8,6 +8,7 @@ st.plotly_charts. Each part has its own clock (pages/parts/live_schedule.py).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -20,7 +21,7 @@ from pages.parts import train_state as state
 from pages.parts.live_chart import live_chart
 from pages.parts.live_schedule import LiveSchedule
 from pages.parts.shared_figures import shared_json, shared_jsons
-from pages.parts.sharing import training_slot
+from pages.parts.sharing import Admission, training_slot
 from viz import training as figures
 from viz.boundary import boundary_figures
 
@@ -33,6 +34,7 @@ SLOW_CHARTS_NOTE = "updated twice a second while training"
 SLOW_CHARTS_NOTES = {"norms": "2×/s while training", "weights": SLOW_CHARTS_NOTE, "gradients": SLOW_CHARTS_NOTE}
 PRINTOUT_LINES = 250  # at most; a longer run prints every 20, 50, 100, ... epochs instead of every 10
 PRINTOUT_HEIGHT = 300  # px; a longer printout scrolls
+WAITING_FOR_TURN = "waiting for its turn"  # the counter's status between a run's turns on a shared server
 
 
 def live_figures(run: Trainer, log_scale: bool = False, slow: bool = True, plane: bool = False) -> dict[str, go.Figure]:
@@ -216,16 +218,15 @@ def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int,
     next script run (train_state.RunOwner). Returns False when a newer run took over: then this one
     has drawn and left nothing since.
 
-    It first waits for a slot in the server's queue (pages/parts/sharing.py), holds it while stepping
-    and, once the run ended, until the next script run has drawn the outcome, and stops the run once
-    its training time passes `caps.max_wall_seconds`.
+    It first waits for a slot in the server's queue (pages/parts/sharing.py), holds it while stepping,
+    in turns while others wait, and, once the run ended, until the next script run has drawn the
+    outcome, and stops the run once its training time passes `caps.max_wall_seconds`.
     """
     owner = state.run_owner()
     with training_slot(caps, lambda: owner.newest == claim, live_view.progress) as admission:
         if not admission.admitted:
             return False
-        with TRAINING_CLOCK.timing(run, caps.max_wall_seconds) as over_time:
-            status = _train(run, live_view, single_step, claim, over_time, caps.max_wall_seconds)
+        status = TrainingLoop(run, live_view, single_step, claim, admission, caps.max_wall_seconds).train()
         if status is None:
             return False
         if isinstance(status, dict):  # failed or out of time: left as it is, the rerun draws it
@@ -237,29 +238,66 @@ def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int,
         return ended
 
 
-def _train(run: Trainer, live_view: LiveView, single_step: bool, claim: int,
-           over_time: Callable[[], bool], wall_seconds: int) -> state.Status | dict[str, object] | None:
-    """train_live's loop: the status it ends with, an outcome dict (failure, wall-clock limit), or
-    None when a newer script run took over."""
-    schedule, owner = live_view.schedule, state.run_owner()
-    clock, first_epoch, total = schedule.frame, run.epoch, run.config.training.epochs
-    try:
+Outcome = state.Status | dict[str, object] | None  # how training ended, see TrainingLoop.train
+TURN_OVER = object()  # a turn's outcome when the run's turn is over and another waits for the slot
+
+
+@dataclass
+class TrainingLoop:
+    """train_live's loop: step and draw, turn after turn, until the run ends or is interrupted."""
+
+    run: Trainer
+    live_view: LiveView
+    single_step: bool
+    claim: int
+    admission: Admission
+    wall_seconds: int
+
+    def __post_init__(self) -> None:
+        self.first_epoch = self.run.epoch  # the schedule's pace counts from here
+
+    def train(self) -> Outcome:
+        """The status the run ends with, an outcome dict (failure, wall-clock limit), or None when a
+        newer script run took over. Only the turns count as training time."""
+        schedule = self.live_view.schedule
+        try:
+            while True:
+                with TRAINING_CLOCK.timing(self.run, self.wall_seconds) as over_time:
+                    outcome = self.turn(over_time)
+                if outcome is not TURN_OVER:
+                    return outcome
+                self.live_view.show(counter_frame(self.run, status=f"{state.Status.RUNNING}, {WAITING_FOR_TURN}"))
+                waited = schedule.clock()
+                if not self.admission.wait_for_turn():
+                    return None
+                schedule.skip(schedule.clock() - waited)
+        except RuntimeError as error:  # CUDA out of memory, a lost device: keep what was trained
+            return state.failure(error, self.run)
+
+    def seconds_left(self) -> float:
+        """Until the run ends, at its pace since it started (its turns only)."""
+        return self.live_view.schedule.seconds_left(self.run.epoch - self.first_epoch,
+                                                    self.run.config.training.epochs - self.run.epoch)
+
+    def turn(self, over_time: Callable[[], bool]) -> Outcome | object:
+        """Step and draw until the run ends, a newer script run takes over (None) or the turn is over (TURN_OVER)."""
+        run, live_view, owner = self.run, self.live_view, state.run_owner()
+        schedule = live_view.schedule
         while not run.done:
             if over_time():
                 stopped = state.transition(state.Status.RUNNING, state.Event.STOP)
-                return {"status": stopped, "run_error": wall_clock_note(run, wall_seconds)}
-            if not owner.step(run, claim):
+                return {"status": stopped, "run_error": wall_clock_note(run, self.wall_seconds)}
+            if self.admission.turn_over(self.seconds_left()):
+                return TURN_OVER
+            if not owner.step(run, self.claim):
                 return None
-            if single_step:
+            if self.single_step:
                 break
-            if clock.due():
-                started = clock.clock()
+            if schedule.frame.due():
+                started = schedule.frame.clock()
                 if live_view.view["live"]:
-                    left = schedule.seconds_left(run.epoch - first_epoch, total - run.epoch)
-                    live_view.draw(run, live=True, all_charts=False, seconds_left=left)
+                    live_view.draw(run, live=True, all_charts=False, seconds_left=self.seconds_left())
                 else:
                     live_view.show(counter_frame(run) | text_frame(run, with_printout=False))
-                clock.drew(started)
-    except RuntimeError as error:  # CUDA out of memory, a lost device: keep what was trained
-        return state.failure(error, run)
-    return state.status_after(run, single_step)
+                schedule.frame.drew(started)
+        return state.status_after(run, self.single_step)

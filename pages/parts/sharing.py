@@ -3,6 +3,8 @@ wait for a training slot (core/admission.py) with the run's place in line on scr
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from core.tabular import Dataset
 from core.trainer import Trainer
 
 POLL_SECONDS = 0.25  # how often a waiting run looks at its place and lets a click stop it
+REDRAW_SECONDS = 1.0  # a waiting run's place is redrawn at most this often
 # How long a run that ended keeps its slot for the script run that draws its outcome (core/admission.py):
 # that script run takes 0.2-0.7 s on a busy demo; a tab closed before it costs the next run this much.
 OUTCOME_SECONDS = 2.0
@@ -35,22 +38,27 @@ def budget_refusal(config: Config, dataset: Dataset | None, caps: Limits, traine
 
 def queue_text(ahead: int, queue: FairQueue) -> str:
     runs = f"{ahead} run{'s' if ahead != 1 else ''} ahead of yours" if ahead else "yours is next"
-    return (f"**Queued: {runs}.** This server trains {queue.slots} run{'s' if queue.slots != 1 else ''} at once "
-            f"and {queue.training} {'is' if queue.training == 1 else 'are'} training now; yours starts by itself. "
-            "Pause or Stop leaves the queue.")
+    turns = f", in turns of {queue.turn:g} s while others wait" if math.isfinite(queue.turn) else ""
+    return (f"**Queued: {runs}.** This server trains {queue.slots} run{'s' if queue.slots != 1 else ''} at once"
+            f"{turns}, and {queue.training} {'is' if queue.training == 1 else 'are'} training now; yours starts "
+            "by itself. Pause or Stop leaves the queue.")
 
 
-def wait_for_slot(queue: FairQueue, ticket: Ticket, still_wanted: Callable[[], bool], place: DeltaGenerator) -> bool:
-    """Wait for the ticket's turn, showing its place; False if a newer script run took the run over."""
-    shown = None
+def wait_for_slot(queue: FairQueue, ticket: Ticket, still_wanted: Callable[[], bool],
+                  place: DeltaGenerator | None) -> bool:
+    """Wait for the ticket's turn, showing its place in `place` (if any); False if a newer script run
+    took the run over."""
+    shown, drawn_at = None, -math.inf
     while not queue.acquire(ticket, timeout=POLL_SECONDS):
         let_clicks_in()
         if not still_wanted():
             return False
         text = queue_text(queue.ahead(ticket), queue)
-        if text != shown:  # redrawn only when it changed: 29 runs waiting in a class cost the training one 20%
+        # Redrawn only when it changed, at most once a second: 29 runs waiting in a class, each redrawn
+        # every poll, cost the training one 20%, and in turns of 0.1 s every place changes each poll.
+        if place is not None and text != shown and time.monotonic() - drawn_at >= REDRAW_SECONDS:
             place.info(text, icon=":material/hourglass_top:")
-            shown = text
+            shown, drawn_at = text, time.monotonic()
     if shown is not None:
         place.empty()
     return True
@@ -67,8 +75,21 @@ def let_clicks_in() -> None:
 class Admission:
     """A run's place in the server's queue, as `training_slot` yields it."""
 
+    queue: FairQueue
+    ticket: Ticket
+    still_wanted: Callable[[], bool]
     admitted: bool = False  # it may train
     keep_for_outcome: bool = False  # set once the run ended and this script run reruns the page to draw it
+
+    def turn_over(self, seconds_left: float) -> bool:
+        """The run has trained its turn, another waits, and it has more than a turn left: it should
+        `wait_for_turn`."""
+        return self.queue.turn_over(self.ticket, seconds_left)
+
+    def wait_for_turn(self) -> bool:
+        """Pass the slot on and wait at the back of the line; False if a newer script run took the run over."""
+        self.queue.pass_turn(self.ticket)
+        return wait_for_slot(self.queue, self.ticket, self.still_wanted, None)
 
 
 @contextmanager
@@ -78,9 +99,9 @@ def training_slot(caps: Limits, still_wanted: Callable[[], bool], place: DeltaGe
     The place is given back however the block ends, a Pause, Stop or closed tab (Streamlit's
     StopException or RerunException inside an st call) included; with `keep_for_outcome` set, only
     once the page has drawn the outcome (give_back_held_slot), or after OUTCOME_SECONDS."""
-    queue = shared_queue(caps.max_concurrent_runs)
+    queue = shared_queue(caps.max_concurrent_runs, caps.max_turn_ms / 1000)
     ticket = queue.join()
-    admission = Admission()
+    admission = Admission(queue, ticket, still_wanted)
     try:
         admission.admitted = wait_for_slot(queue, ticket, still_wanted, place)
         yield admission
