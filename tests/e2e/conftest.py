@@ -24,8 +24,11 @@ RESULTS = Path(__file__).parent / "results"
 # a path prefix.
 SERVER_KINDS = {"local": {"options": LOCAL_OPTIONS},
                 "cloud": {"env": CLOUD_ENV, "base_path": CLOUD_BASE_PATH},
-                # one training slot, so a second and third run queue (tests/e2e/test_e2e_classroom.py)
-                "classroom": {"options": LOCAL_OPTIONS, "env": {"MODULE_LAB_MAX_CONCURRENT_RUNS": "1"}}}
+                # one training slot, so a second and third run take turns (tests/e2e/test_e2e_classroom.py)
+                "classroom": {"options": LOCAL_OPTIONS, "env": {"MODULE_LAB_MAX_CONCURRENT_RUNS": "1"}},
+                # one slot, each run keeping it to its end (turns of 10 minutes): the queue as such
+                "queue": {"options": LOCAL_OPTIONS, "env": {"MODULE_LAB_MAX_CONCURRENT_RUNS": "1",
+                                                            "MODULE_LAB_MAX_TURN_MS": "600000"}}}
 VIEWPORT = {"width": 1280, "height": 1600}  # tall: Streamlit's main area scrolls inside a container
 # Fixed size, scale, locale, zone and motion: equal runs give equal pixels.
 CONTEXT_ARGS = {"viewport": VIEWPORT, "device_scale_factor": 1, "locale": "en-US", "timezone_id": "UTC",
@@ -119,7 +122,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: a loop that counts rare events; left out unless asked for with -m slow")
 
 
-BOTH_SERVERS = ("local", "cloud")  # what both_servers runs against; "classroom" is for its own tests
+BOTH_SERVERS = ("local", "cloud")  # what both_servers runs against; "classroom" and "queue" are for their own tests
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

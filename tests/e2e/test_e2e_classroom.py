@@ -1,6 +1,8 @@
-"""A class on one server: with one training slot, runs queue, show their place and drain in order;
-a teacher's link shows the exercise with its controls locked."""
+"""A class on one server: with one training slot, runs take turns and a short one is not held up by
+long ones; with turns as long as a run, runs queue, show their place and drain in order; a teacher's
+link shows the exercise with its controls locked."""
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +13,7 @@ from core.config import Config
 from core.trainer import Trainer
 
 RUNS = {1: 100_000, 2: 100_000, 3: 1_500}  # seed: epochs; the first two train until paused
+TURNS = {4: 30_000, 5: 30_000, 6: 1_500}  # seed: epochs; the two long ones train until paused
 LINK = "/train?hidden_sizes=2&learning_rate=0.001&epochs=500&seed=3&lock=all&unlock=learning_rate&hide=code"
 
 
@@ -20,13 +23,19 @@ def classroom_server() -> Iterator[Server]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def queue_server() -> Iterator[Server]:
+    with run_server("queue", RESULTS / "streamlit-queue.log") as server:
+        yield server
+
+
 @pytest.fixture
-def server_kind() -> str:
-    return "classroom"  # MODULE_LAB_MAX_CONCURRENT_RUNS=1
+def server_kind(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "classroom")  # MODULE_LAB_MAX_CONCURRENT_RUNS=1
 
 
 def expected_final_loss(seed: int) -> str:
-    trainer = Trainer(Config().replace(epochs=RUNS[seed], seed=seed))
+    trainer = Trainer(Config().replace(epochs=(RUNS | TURNS)[seed], seed=seed))
     while not trainer.done:
         trainer.step()
     return f"{trainer.history.losses[-1]:.6g}"
@@ -50,6 +59,29 @@ def started(tab, epochs: int) -> None:
                                ".test(document.body.innerText)")
 
 
+@pytest.mark.timeout(600)  # on a shared CPU
+def test_one_slot_three_runs_take_turns_and_a_short_one_is_not_held_up(new_app):
+    """Two long runs and then a short one, on one slot in turns of 100 ms (the app's default): all
+    three move at once, the short one ends first with its exact loss, and a long one between its
+    turns says it is waiting for its turn."""
+    first, second, short = [new_app().goto(f"/train?epochs={epochs}&live=false&seed={seed}")
+                            for seed, epochs in TURNS.items()]
+    for tab in (first, second, short):
+        tab.button("btn_train").click()
+    for tab, epochs in zip((first, second, short), TURNS.values()):
+        started(tab, epochs)
+    expect(final_loss(short)).to_be_visible(timeout=180_000)
+    assert final_loss(short).inner_text() == expected_final_loss(6)
+    for tab in (first, second):  # still running, part of the way
+        progress = re.match(r"Epoch (\d+) / 30000 · .* · running", tab.counter())
+        assert progress and 0 < int(progress[1]) < 30_000, tab.counter()
+    first.page.wait_for_function("() => document.body.innerText.includes('running, waiting for its turn')")
+    for tab in (first, second):
+        tab.click("btn_pause")
+        assert tab.counter().endswith(" · paused")
+
+
+@pytest.mark.parametrize("server_kind", ["queue"], indirect=True)
 @pytest.mark.timeout(600)  # on a shared CPU
 def test_one_slot_three_sessions_queue_and_drain_in_order(new_app):
     first, second, third = [new_app().goto(f"/train?epochs={epochs}&live=false&seed={seed}")
