@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import statistics
@@ -33,6 +32,7 @@ RESULTS = ROOT / "bench" / "results" / "latest.json"
 GROUPS = ("loops", "live", "large", "long", "size", "boundary", "cold", "replay", "classroom", "server_class", "rerun")
 BROWSER_GROUPS = {"live", "large", "long", "cold"}  # the others leave Chromium unlaunched
 CLASS_SIZES = "1,5,10,30"
+NO_TURNS_MS = 10**9  # MODULE_LAB_MAX_TURN_MS for a queue whose runs each keep the slot to their end
 DEFAULT_REPS = {"loops": 5, "live": 3, "large": 2, "long": 1, "cold": 3, "replay": 5, "boundary": 5, "rerun": 3}
 
 
@@ -213,53 +213,45 @@ class Bench:
 
     # ------------------------------------------------------------ classroom ---
 
+    def server_caps(self):
+        """The caps (core.config.Limits) a server started by this bench reads: MODULE_LAB_* from its environment."""
+        from core.config import Limits
+
+        return Limits.from_mapping({**os.environ, **self.env})
+
     def classroom(self) -> None:
-        """N sessions training the lesson's config at once through the server's queue (bench/classroom.py)."""
+        """N sessions training the lesson's config at once through the server's queue (bench/classroom.py):
+        in turns, as the app does, and, for comparison, each run to its end before the next starts."""
         sys.path.insert(0, str(self.app))
-        from core.config import LIMITS, Config
+        from core.config import Config
         from core.trainer import Trainer
 
-        epochs = 300 if self.quick else 1_000
+        caps, epochs = self.server_caps(), self.class_epochs
         expected = Trainer(Config().replace(epochs=epochs))
         while not expected.done:
             expected.step()
         alone = None
         for n in self.class_sizes:
-            result = class_run(self.app, n, epochs, LIMITS.max_concurrent_runs, self.env)
-            self.samples[f"classroom {n}"] = result
-            sessions = result["sessions"]
-            rates = sorted(s["epochs"] / s["training"] for s in sessions)
-            waits = sorted(s["wait"] for s in sessions)
-            throughput = n * epochs / result["seconds"]
-            alone = alone or throughput
-            correct = sum(s["loss"] == expected.history.losses[-1] for s in sessions)
-            spread, kept = rates[-1] / rates[0], throughput / alone
-            log(f"classroom {n} sessions: {result['seconds']:.1f} s, {result['rss_mb']:.0f} MB, spread {spread:.2f}")
-            self.rows.append(Row(
-                f"Classroom (in-process threads, no browser): {n} sessions at once, K={result['slots']}",
-                f"lesson 3-32-1, {epochs:,} epochs each",
-                f"done in {result['seconds']:.1f} s; RSS {result['rss_mb']:.0f} MB; epochs/s per session "
-                f"{rates[0]:.0f}/{statistics.median(rates):.0f}/{rates[-1]:.0f} (min/median/max); queue wait "
-                f"{waits[0]:.1f}/{statistics.median(waits):.1f}/{waits[-1]:.1f} s; total {throughput:.0f} epochs/s; "
-                f"final loss as expected {correct}/{n}",
-                f"{alone:.0f} epochs/s (1 session alone)", f"{kept:.2f}x",
-                "spread <= 1.25, total >= 0.9x, RSS < 1 GB, all losses",
-                verdict(spread <= 1.25 and kept >= 0.9 and result["rss_mb"] < 1000 and correct == n)))
+            for turn_ms in (caps.max_turn_ms, NO_TURNS_MS) if n > 1 else (caps.max_turn_ms,):
+                result = class_run(self.app, n, epochs, caps.max_concurrent_runs, self.env, turn_ms)
+                self.samples[f"classroom {n}" + ("" if turn_ms == caps.max_turn_ms else " no turns")] = result
+                alone = alone or n * epochs / result["seconds"]
+                self.rows.append(classroom_row(result, expected.history.losses[-1], alone, turns=turn_ms != NO_TURNS_MS))
 
     def server_class(self) -> None:
         """N websocket clients on the real server, training the lesson's config at once (bench/server_class.py)."""
         sys.path.insert(0, str(self.app))
         from bench import server_class
-        from core.config import LIMITS
 
-        # Runs of ~2.5 s by default: identical 2,000-epoch runs (~1 s) of a bare PyTorch loop spread 1.3-1.7x
-        # on this 2-core machine by themselves, 5,000-epoch runs ~1.2x; shorter ones measure the machine.
+        # Runs of ~3 s by default, ~30 turns of 100 ms each: a run's epochs/s is the machine's speed averaged
+        # over its turns (one turn's spreads ~13% on this 2-core VM), and a run that needs one turn more than
+        # another finishes a round later, 1/30 of its time. Shorter runs measure the machine's noise.
         epochs = self.class_epochs
         expected = server_class.expected_loss(epochs)
         with browser.Server(self.app, env=self.env) as server:
             server.wait_healthy()
             server_class.run_sync(server_class.one_run(server.url, 10))  # warm-up: torch imported, first-run costs paid
-            alone = None
+            caps, alone = self.server_caps(), None
             for n in self.class_sizes:
                 if n == 1:  # the baseline: the median of three sessions alone, one after the other
                     results = [server_class.class_run(server.url, server.process.pid, 1, epochs) for _ in range(3)]
@@ -268,9 +260,10 @@ class Bench:
                     result = server_class.class_run(server.url, server.process.pid, n, epochs)
                 log(server_class.describe(result, expected))
                 # The machine's own noise: the same runs through the same queue in a plain process, just after.
-                plain = class_run(self.app, n, epochs, LIMITS.max_concurrent_runs, self.env) if n > 1 else None
+                plain = (class_run(self.app, n, epochs, caps.max_concurrent_runs, self.env, caps.max_turn_ms)
+                         if n > 1 else None)
                 self.samples[f"server class {n}"] = {**result, "plain": plain}
-                self.rows += server_class_rows(result, expected, alone, LIMITS.max_concurrent_runs, plain)
+                self.rows += server_class_rows(result, expected, alone, caps.max_concurrent_runs, plain)
 
     # ----------------------------------------------------------------- size ---
 
@@ -405,13 +398,36 @@ class Bench:
         return errors
 
 
-def class_run(app: Path, n: int, epochs: int, slots: int, env: dict[str, str]) -> dict:
+def class_run(app: Path, n: int, epochs: int, slots: int, env: dict[str, str], turn_ms: int) -> dict:
     """bench/classroom.py in a fresh process, so its RSS is one server's."""
     import subprocess
 
-    done = subprocess.run([sys.executable, "-m", "bench.classroom", str(n), str(epochs), str(slots)], cwd=app,
-                          env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-m", "bench.classroom", str(n), str(epochs), str(slots), str(turn_ms)],
+                          cwd=app, env={**os.environ, **env}, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def classroom_row(result: dict, expected_loss: float, alone: float, turns: bool) -> Row:
+    """The in-process class's row: with `turns` (the app's way) against the targets, without for comparison."""
+    n, sessions = result["n"], result["sessions"]
+    epochs = sessions[0]["epochs"]
+    rates = sorted(s["epochs"] / s["training"] for s in sessions)
+    waits = sorted(s["wait"] for s in sessions)
+    throughput = n * epochs / result["seconds"]
+    correct = sum(s["loss"] == expected_loss for s in sessions)
+    spread, kept = rates[-1] / rates[0], throughput / alone
+    log(f"classroom {n} sessions{'' if turns else ', no turns'}: {result['seconds']:.1f} s, "
+        f"{result['rss_mb']:.0f} MB, spread {spread:.2f}")
+    how = f"in turns of {result['turn_ms']} ms" if turns else "each run to its end (no turns), for comparison"
+    return Row(
+        f"Classroom (in-process threads, no browser): {n} sessions at once, K={result['slots']}, {how}",
+        f"lesson 3-32-1, {epochs:,} epochs each",
+        f"done in {result['seconds']:.1f} s; RSS {result['rss_mb']:.0f} MB; epochs/s per session, first epoch to "
+        f"last, {min_median_max(rates)} (min/median/max, spread {spread:.2f}); queue wait (to the first epoch) "
+        f"{min_median_max(waits, ' s', 1)}; total {throughput:.0f} epochs/s; final loss as expected {correct}/{n}",
+        f"{alone:.0f} epochs/s (1 session alone)", f"{kept:.2f}x",
+        *(("spread <= 1.25, total >= 0.9x, RSS < 1 GB, all losses",
+           verdict(spread <= 1.25 and kept >= 0.9 and result["rss_mb"] < 1000 and correct == n)) if turns else ()))
 
 
 def min_median_max(values: list[float], unit: str = "", digits: int = 0) -> str:
@@ -449,20 +465,12 @@ def server_class_rows(result: dict, expected: str, alone: dict, slots: int, plai
     if plain is not None:
         plain_rates = [s["epochs"] / s["training"] for s in plain["sessions"]]
         spread, plain_spread = (max(v) / min(v) for v in (values["rate"], plain_rates))
-        handover = {key: [s[key] for s in sessions if not math.isnan(s.get(key, math.nan))]  # the first has none
-                    for key in ("overlap", "overlap_rate", "after_rate")}
-        # The first run in line trains while the class's other clicks are drawn (one GIL): reported apart.
-        first, *rest = sorted(sessions, key=lambda s: s["first"])
-        rest_rates = [s["rate"] for s in rest]
         rows.append(Row(
-            f"Fairness: epochs per second of each of {n} sessions while it trains", config,
+            f"Fairness: epochs per second of each of {n} sessions, its first epoch to its last (in turns of "
+            f"{plain['turn_ms']} ms: the others' turns in between count)", config,
             f"{min_median_max(values['rate'])} (min/median/max, spread {spread:.2f}); per second of server CPU "
             f"{min_median_max(values['cpu_rate'])} (spread {max(values['cpu_rate']) / min(values['cpu_rate']):.2f}); "
-            f"first in line {first['rate']:.0f}, the other {n - 1} {min_median_max(rest_rates)} (spread "
-            f"{max(rest_rates) / min(rest_rates):.2f}); "
-            f"from the click, queue included, {min_median_max(values['wall_rate'])}; while the run before it in "
-            f"line finishes its page (its first {min_median_max(handover['overlap'], ' s', 2)}) "
-            f"{min_median_max(handover['overlap_rate'])}, after that {min_median_max(handover['after_rate'])}",
+            f"from the click, queue included, {min_median_max(values['wall_rate'])}",
             f"the same {n} runs through the queue in a plain process, just after: {min_median_max(plain_rates)} "
             f"(spread {plain_spread:.2f})", f"{spread / plain_spread:.2f}x the plain spread",
             "spread (max/min) <= 1.25", verdict(spread <= 1.25)))
@@ -503,7 +511,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"class sizes for classroom and server_class, comma-separated; 1 is always run first, as "
                              f"the baseline (default: {CLASS_SIZES}; --quick: 1,5)")
     parser.add_argument("--class-epochs", type=int, default=None,
-                        help="epochs of each server_class run (default: 5,000; --quick: 500)")
+                        help="epochs of each classroom and server_class run (default: 5,000; --quick: 500)")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="pin OMP/MKL threads in every process the bench starts (default: torch's own choice)")
     args = parser.parse_args(argv)

@@ -190,20 +190,6 @@ async def class_sessions(url: str, n: int, epochs: int) -> dict:
             "sessions": [s.summary() for s in sessions]}
 
 
-def split_at_handover(sessions: list[dict]) -> None:
-    """Each run's epochs/s while the run before it in line finishes its page (its last frame, the
-    rerun that draws the outcome: `overlap_rate` over `overlap` s) and after (`after_rate`), interpolated
-    from the epoch counters. The two share the server's one GIL, whatever the cores."""
-    in_line = sorted(sessions, key=lambda s: s["first"])
-    for before, run in zip(in_line, in_line[1:]):
-        times, epochs = zip(*run["trained"])
-        handover = min(max(before["done"], times[0]), times[-1])
-        at = float(np.interp(handover, times, epochs))
-        run.update(overlap=handover - times[0],
-                   overlap_rate=(at - epochs[0]) / (handover - times[0]) if handover > times[0] else float("nan"),
-                   after_rate=(epochs[-1] - at) / (times[-1] - handover) if times[-1] > handover else float("nan"))
-
-
 def run_sync(coroutine):
     """asyncio.run on a thread of its own: the caller's thread may already run a loop (Playwright's sync API)."""
     with ThreadPoolExecutor(1) as pool:
@@ -260,7 +246,6 @@ def class_run(url: str, server_pid: int, n: int, epochs: int) -> dict:
     before = sum(clients.cpu_times()[:2])
     with ServerSampler(server_pid) as sampler:
         result = run_sync(class_sessions(url, n, epochs))
-    split_at_handover(result["sessions"])
     for session in result["sessions"]:
         server, machine = sampler.cores(session["first"], session["last"])
         # Per second of server CPU: the machine's other load (other processes) taken out.

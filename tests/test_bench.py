@@ -80,3 +80,26 @@ def test_the_rerun_group_times_both_ways_and_leaves_the_shared_figures_as_they_w
     samples = compare({}, reruns=1, rounds=1)
     assert set(samples) == {"shared", "per session"} and all(len(ms) == 1 and ms[0] > 0 for ms in samples.values())
     assert shared_figures._kept is kept and shared_figures.KEPT == bound and "rerun" in GROUPS
+
+
+def test_the_in_process_class_takes_turns_as_the_page_does_and_every_loss_is_a_lone_runs():
+    """bench/classroom.py: three runs on one slot, in turns of 5 ms and each to its end. Each run's
+    final loss equals a lone run's either way; without turns no two trained at once, in turns
+    every run had started before any ended."""
+    from bench.__main__ import NO_TURNS_MS
+    from bench.classroom import run_class
+    from core.trainer import Trainer
+
+    config = Config().replace(epochs=300)
+    alone = Trainer(config)
+    while not alone.done:
+        alone.step()
+    turns, whole = (run_class(3, config, slots=1, turn_ms=turn_ms) for turn_ms in (5, NO_TURNS_MS))
+    for result in (turns, whole):
+        assert [(s["loss"], s["epochs"]) for s in result["sessions"]] == [(alone.history.losses[-1], 300)] * 3
+
+    def spans(result: dict) -> list[tuple[float, float]]:
+        return sorted((s["ended"] - s["training"], s["ended"]) for s in result["sessions"])
+
+    assert all(end <= start for (_, end), (start, _) in zip(spans(whole), spans(whole)[1:]))
+    assert max(start for start, _ in spans(turns)) < min(end for _, end in spans(turns))
