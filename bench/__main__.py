@@ -1,7 +1,7 @@
 """Module Lab's benchmark: every figure next to the baseline it is compared with, measured in the
 same run as medians of several repetitions, printed as one Markdown table (progress goes to stderr).
 
-    python -m bench                      # everything: ~11 minutes on 2 cores, longer when the app is slow
+    python -m bench                      # everything: ~15 minutes on 2 cores, longer when the app is slow
     python -m bench --quick              # a smoke run: one repetition, short runs
     python -m bench --only loops,cold    # some groups: loops live large long size boundary cold replay classroom server_class rerun
     python -m bench --only server_class --sessions 1,3   # the real server's class, with these class sizes
