@@ -23,7 +23,8 @@ from core.lesson import (
     check_whole,
     tensor_view,
 )
-from core.trainer import SEED_LOCK, LayerState
+from core.snapshots import LayerState
+from core.trainer import SEED_LOCK
 
 
 class LayerSpec(NamedTuple):

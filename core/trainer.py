@@ -11,7 +11,6 @@ Pages, tests and benchmarks all train through this class; none of them touch ten
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import threading
 import time
@@ -29,6 +28,7 @@ from core.history import History
 from core.device import resolve_device, torch_threads, use_torch_threads
 from core.model import build_model, linear_layers
 from core.runs import snapshot_count, snapshot_epochs
+from core.snapshots import Snapshot, SnapshotStore, model_tensors
 
 # A short run's epochs at most this long are not copied while it trains (Trainer.snapshots):
 # 200 of them train again in under a second.
@@ -48,37 +48,6 @@ class EpochRecord:
     @property
     def finite(self) -> bool:
         return math.isfinite(self.loss) and all(math.isfinite(v) for v in self.grad_norms.values())
-
-
-@dataclass(frozen=True)
-class LayerState:
-    name: str  # index of the nn.Linear in the Sequential: "0", "2", ...
-    weight: np.ndarray  # (out_features, in_features)
-    bias: np.ndarray  # (out_features,)
-    weight_grad: np.ndarray | None  # same shapes; None before the first backward()
-    bias_grad: np.ndarray | None
-
-
-class Snapshot:
-    """Every nn.Linear's weight, bias and gradients at one epoch.
-
-    Taken as tensor clones, the cheapest copy (replay takes one every epoch of a short run: numpy
-    copies cost 1.7x the clones), and turned into numpy (views of the clones on the CPU) when first drawn.
-    """
-
-    def __init__(self, epoch: int, layers: list[tuple[str, list[torch.Tensor | None]]]):
-        self.epoch = epoch
-        self._tensors = layers  # (name, [weight, bias, weight.grad, bias.grad]) per Linear
-
-    def weights(self) -> dict[str, torch.Tensor]:
-        """{"0.weight": ..., "0.bias": ...}: the snapshot's weights as a state_dict of the model."""
-        return {f"{name}.{kind}": tensors[i] for name, tensors in self._tensors
-                for i, kind in enumerate(("weight", "bias"))}
-
-    @functools.cached_property
-    def layers(self) -> list[LayerState]:
-        return [LayerState(name, *(None if t is None else t.cpu().numpy() for t in tensors))
-                for name, tensors in self._tensors]
 
 
 def build_run(
@@ -174,9 +143,11 @@ class Trainer:
         self.seconds = 0.0  # spent in step(), for the runs table
         # Replay: epoch -> every nn.Linear's weights and gradients after that epoch (core/runs.py).
         self.replay = replay
-        self._snapshots: dict[int, Snapshot] = {0: self.snapshot()} if replay else {}
+        self._snapshots = SnapshotStore(self.model, ())
         self._deferred = False  # a fast run's snapshots are made when first asked for: see `snapshots`
         self._plan_snapshots()
+        if replay:
+            self._snapshots.capture(0, model_tensors(self.model))
 
     def _may_defer(self, first_epoch_seconds: float) -> bool:
         """Whether to make this run's snapshots later, by training it again: every epoch kept (a short
@@ -229,10 +200,10 @@ class Trainer:
             self._train_again_for_snapshots()
         count = snapshot_count(self.config.layer_sizes(self.x.shape[1]))
         self.snapshot_plan = frozenset(snapshot_epochs(self.config.training.epochs, count) if self.replay else ())
-        self._snapshots = {epoch: s for epoch, s in self._snapshots.items() if epoch in self.snapshot_plan}
+        self._snapshots = self._snapshots.replanned(self.snapshot_plan)
 
     @property
-    def snapshots(self) -> dict[int, Snapshot]:
+    def snapshots(self) -> SnapshotStore:
         """Epoch -> every nn.Linear's weights and gradients after that epoch, at the plan's epochs trained.
 
         A run that keeps every epoch and trains each in under DEFERRED_EPOCH_SECONDS copies nothing
@@ -251,13 +222,13 @@ class Trainer:
         self._deferred = False
         again = Trainer(self.config, data=self.uploaded_rows, replay=False, classification=self.classification)
         changes = dict(self.lr_changes)
-        snapshots = {0: self._snapshots[0]}
+        snapshots = self._snapshots.replanned(self.snapshot_plan)  # epoch 0's
         while again.epoch < self.epoch:
             if again.epoch + 1 in changes:
                 again.set_learning_rate(changes[again.epoch + 1])
             again.step()
             if again.epoch in self.snapshot_plan:
-                snapshots[again.epoch] = again.snapshot()
+                snapshots.capture(again.epoch, model_tensors(again.model))
         if all(torch.equal(mine, theirs) for mine, theirs in zip(self.model.parameters(), again.model.parameters())):
             self._snapshots = snapshots
 
@@ -311,7 +282,7 @@ class Trainer:
                 if self.epoch == 1 and self._may_defer(time.perf_counter() - started):
                     self._deferred = True
                 else:
-                    self._snapshots[self.epoch] = self.snapshot()
+                    self._snapshots.capture(self.epoch, model_tensors(self.model))
             self.seconds += time.perf_counter() - started
             return record
 
