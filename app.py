@@ -20,7 +20,9 @@ if "torch" not in sys.modules:  # the first visit after the server started
 
     loading.empty()
 
+from core.admission import server_idle  # noqa: E402
 from core.device import (  # noqa: E402  (after the navigation)
+    collect_garbage,
     freeze_imported_objects,
     return_freed_tensors_to_the_system,
     set_torch_threads,
@@ -29,4 +31,6 @@ from core.device import (  # noqa: E402  (after the navigation)
 set_torch_threads()
 return_freed_tensors_to_the_system()
 page.run()
-freeze_imported_objects()  # before Streamlit's collection after this run, which then skips the imports
+freeze_imported_objects()  # before the collection after this run, which then skips the imports
+if not st.get_option("runner.postScriptGC"):  # off in .streamlit/config.toml: Streamlit collects otherwise
+    collect_garbage(server_idle())

@@ -139,6 +139,12 @@ class FairQueue:
         with self._lock:
             return len(self._waiting)
 
+    @property
+    def idle(self) -> bool:
+        """No run trains, waits, or keeps a slot for its outcome."""
+        with self._lock:
+            return not (self._training or self._waiting or self._busy(time.monotonic()))
+
     def resize(self, slots: int, turn: float = math.inf) -> None:
         with self._lock:
             self.slots, self.turn = max(1, slots), turn
@@ -159,3 +165,9 @@ def shared_queue(slots: int, turn: float = math.inf) -> FairQueue:
         elif (_SHARED.slots, _SHARED.turn) != (slots, turn):
             _SHARED.resize(slots, turn)
         return _SHARED
+
+
+def server_idle() -> bool:
+    """No run trains or waits on this server (none has yet, if the queue was never made)."""
+    with _SHARED_LOCK:
+        return _SHARED is None or _SHARED.idle

@@ -86,6 +86,19 @@ def test_a_kept_slot_expires_by_itself_and_wakes_the_next_in_line():
     assert 0.15 <= time.monotonic() - started < 5
 
 
+def test_the_queue_is_idle_only_while_no_run_trains_waits_or_keeps_its_slot():
+    queue = FairQueue(slots=1)
+    assert queue.idle
+    a = queue.join()
+    assert not queue.idle  # waiting
+    queue.acquire(a, timeout=0)
+    assert not queue.idle  # training
+    queue.release(a, linger=60)
+    assert not queue.idle  # its page draws the outcome
+    queue.release(a)
+    assert queue.idle
+
+
 def test_only_a_training_run_keeps_its_slot():
     queue = FairQueue(slots=1)
     a, b = queue.join(), queue.join()

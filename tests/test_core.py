@@ -1,17 +1,21 @@
 """core/ against a reference PyTorch computation written out in the test."""
 
+import gc
 import math
 import os
 import subprocess
 import sys
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import core.device
 from core.config import FIELDS, Config, ConfigError, Limits, parse_config
+from core.device import collect_garbage
 from core.model import build_model
 from core.trainer import Trainer, build_run
 
@@ -395,6 +399,30 @@ gc.collect()
 assert gone() is None  # what runs create after the freeze is still collected
 print(frozen)
 """
+
+
+def test_garbage_is_collected_after_a_script_run_only_while_no_run_trains_or_when_due(monkeypatch):
+    """app.py collects in place of Streamlit's runner.postScriptGC: not while a class trains (a full
+    collection stalls the run training), unless the last one is FULL_COLLECTION_EVERY seconds old."""
+    class Node:
+        pass
+
+    def cycle() -> weakref.ref:
+        node = Node()
+        node.me = node
+        return weakref.ref(node)
+
+    monkeypatch.setattr(core.device, "_last_full_collection", 0.0)
+    gc.disable()  # Python's own collections would make the outcome depend on timing
+    try:
+        assert collect_garbage(server_idle=False)  # none yet: due
+        kept = cycle()
+        assert not collect_garbage(server_idle=False) and kept() is not None  # a run trains: later
+        assert collect_garbage(server_idle=True) and kept() is None
+        kept = cycle()
+        assert collect_garbage(server_idle=False, every=0.0) and kept() is None  # due again
+    finally:
+        gc.enable()
 
 
 def test_the_imports_are_frozen_out_of_the_collectors_scans():
