@@ -251,19 +251,27 @@ class Bench:
         with browser.Server(self.app, env=self.env) as server:
             server.wait_healthy()
             server_class.run_sync(server_class.one_run(server.url, 10))  # warm-up: torch imported, first-run costs paid
-            caps, alone = self.server_caps(), None
+            caps = self.server_caps()
+
+            def alone(runs: int) -> list[dict]:
+                return [server_class.class_run(server.url, server.process.pid, 1, epochs) for _ in range(runs)]
+
             for n in self.class_sizes:
-                if n == 1:  # the baseline: the median of three sessions alone, one after the other
-                    results = [server_class.class_run(server.url, server.process.pid, 1, epochs) for _ in range(3)]
-                    result = alone = sorted(results, key=lambda r: r["seconds"])[1]
+                if n == 1:
+                    result = median_run(alone(3))
                 else:
+                    # The baseline: sessions alone just before and just after the class. This VM's speed
+                    # drifts 10-20% over a minute, so a baseline taken minutes earlier misreads the class.
+                    before = alone(2)
                     result = server_class.class_run(server.url, server.process.pid, n, epochs)
+                    result["alone"] = before + alone(2)
                 log(server_class.describe(result, expected))
                 # The machine's own noise: the same runs through the same queue in a plain process, just after.
                 plain = (class_run(self.app, n, epochs, caps.max_concurrent_runs, self.env, caps.max_turn_ms)
                          if n > 1 else None)
                 self.samples[f"server class {n}"] = {**result, "plain": plain}
-                self.rows += server_class_rows(result, expected, alone, caps.max_concurrent_runs, plain)
+                self.rows += server_class_rows(result, expected, median_run(result.get("alone", [result])),
+                                               caps.max_concurrent_runs, plain)
 
     # ----------------------------------------------------------------- size ---
 
@@ -430,6 +438,11 @@ def classroom_row(result: dict, expected_loss: float, alone: float, turns: bool)
            verdict(spread <= 1.25 and kept >= 0.9 and result["rss_mb"] < 1000 and correct == n)) if turns else ()))
 
 
+def median_run(runs: list[dict]) -> dict:
+    """Of sessions run alone, the one whose time is the median (the faster middle one of an even count)."""
+    return sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
+
+
 def min_median_max(values: list[float], unit: str = "", digits: int = 0) -> str:
     if not values:
         return "—"
@@ -440,8 +453,8 @@ def min_median_max(values: list[float], unit: str = "", digits: int = 0) -> str:
 def server_class_rows(result: dict, expected: str, alone: dict, slots: int, plain: dict | None) -> list[Row]:
     """A class size's rows: the class as a whole, fairness between its sessions, and a new visitor.
 
-    `alone`: the median of three sessions run alone. `plain`: bench/classroom.py's result for the same class
-    (the same runs through the same queue in a plain process, no server): the spread the machine
+    `alone`: the median of the sessions run alone just before and after it. `plain`: bench/classroom.py's
+    result for the same class (the same runs through the same queue in a plain process, no server): the spread the machine
     itself gives identical runs, beside the server's (other processes on a shared machine swing a
     run's rate by 2x). Per second of server CPU takes most of that load out, not all of it."""
     n, epochs, sessions = result["n"], result["epochs"], result["sessions"]
@@ -460,7 +473,8 @@ def server_class_rows(result: dict, expected: str, alone: dict, slots: int, plai
         f"{min_median_max(values['frames'])}, click to outcome {min_median_max(values['deltas'])}; cores busy: server "
         f"{result['server_cores']:.2f}, other processes {others:.2f} of {os.cpu_count()}; clients' CPU "
         f"{result['client_cpu']:.1f} s",
-        f"{alone_throughput:.0f} epochs/s (1 session alone)", f"{kept:.2f}x", "total >= 0.9x, RSS < 1 GB, every loss",
+        f"{alone_throughput:.0f} epochs/s (1 session alone{', the median of 4 just before and after' if n > 1 else ''})",
+        f"{kept:.2f}x", "total >= 0.9x, RSS < 1 GB, every loss",
         verdict(kept >= 0.9 and result["rss_mb"] < 1024 and correct == n))]
     if plain is not None:
         plain_rates = [s["epochs"] / s["training"] for s in plain["sessions"]]

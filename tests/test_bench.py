@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import GROUPS, parse_args
+from bench.__main__ import GROUPS, median_run, parse_args
 from bench.boundary import LARGEST, LESSON, frame_cost
 from bench.frame_size import frame_bytes
 from bench.server_class import expected_loss, one_run, run_sync
@@ -31,6 +31,12 @@ def test_unknown_group_is_refused():
 def test_class_sizes_must_be_whole_numbers_from_one(sizes):
     with pytest.raises(SystemExit):
         parse_args(["--sessions", sizes])
+
+
+def test_the_baseline_of_a_class_is_the_median_lone_run_around_it_the_faster_of_two_middles():
+    runs = [{"seconds": s} for s in (3.8, 3.26, 3.62, 3.37)]
+    assert median_run(runs)["seconds"] == 3.37  # the stricter baseline: a faster lone run asks more of the class
+    assert median_run(runs[:3])["seconds"] == 3.62
 
 
 def test_the_real_server_class_is_a_group_and_always_runs_one_session_alone_first():
