@@ -230,13 +230,26 @@ class Bench:
         expected = Trainer(Config().replace(epochs=epochs))
         while not expected.done:
             expected.step()
-        alone = None
+
+        def alone(runs: int) -> list[dict]:
+            return [class_run(self.app, 1, epochs, caps.max_concurrent_runs, self.env, caps.max_turn_ms)
+                    for _ in range(runs)]
+
         for n in self.class_sizes:
-            for turn_ms in (caps.max_turn_ms, NO_TURNS_MS) if n > 1 else (caps.max_turn_ms,):
-                result = class_run(self.app, n, epochs, caps.max_concurrent_runs, self.env, turn_ms)
-                self.samples[f"classroom {n}" + ("" if turn_ms == caps.max_turn_ms else " no turns")] = result
-                alone = alone or n * epochs / result["seconds"]
-                self.rows.append(classroom_row(result, expected.history.losses[-1], alone, turns=turn_ms != NO_TURNS_MS))
+            if n == 1:
+                results = {caps.max_turn_ms: median_run(alone(3))}
+                around = [results[caps.max_turn_ms]]
+            else:  # both ways between sessions alone just before and after: the baseline (see server_class)
+                before = alone(2)
+                results = {turn_ms: class_run(self.app, n, epochs, caps.max_concurrent_runs, self.env, turn_ms)
+                           for turn_ms in (caps.max_turn_ms, NO_TURNS_MS)}
+                around = before + alone(2)
+            baseline = epochs / median_run(around)["seconds"]
+            for turn_ms, result in results.items():
+                self.samples[f"classroom {n}" + ("" if turn_ms == caps.max_turn_ms else " no turns")] = {
+                    **result, "alone": around}
+                self.rows.append(classroom_row(result, expected.history.losses[-1], baseline,
+                                               turns=turn_ms != NO_TURNS_MS))
 
     def server_class(self) -> None:
         """N websocket clients on the real server, training the lesson's config at once (bench/server_class.py)."""
@@ -433,7 +446,8 @@ def classroom_row(result: dict, expected_loss: float, alone: float, turns: bool)
         f"done in {result['seconds']:.1f} s; RSS {result['rss_mb']:.0f} MB; epochs/s per session, first epoch to "
         f"last, {min_median_max(rates)} (min/median/max, spread {spread:.2f}); queue wait (to the first epoch) "
         f"{min_median_max(waits, ' s', 1)}; total {throughput:.0f} epochs/s; final loss as expected {correct}/{n}",
-        f"{alone:.0f} epochs/s (1 session alone)", f"{kept:.2f}x",
+        f"{alone:.0f} epochs/s (1 session alone{', the median of 4 just before and after' if n > 1 else ''})",
+        f"{kept:.2f}x",
         *(("spread <= 1.25, total >= 0.9x, RSS < 1 GB, all losses",
            verdict(spread <= 1.25 and kept >= 0.9 and result["rss_mb"] < 1000 and correct == n)) if turns else ()))
 
