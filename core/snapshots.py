@@ -68,7 +68,8 @@ class SnapshotStore(Mapping[int, Snapshot]):
         self._model = model  # for the shapes, dtypes and device of a new plan's buffers
         self._row = {epoch: row for row, epoch in enumerate(sorted(plan))}  # planned epoch -> its row
         self._names = [name for name, _ in linear_layers(model)]
-        # (planned epochs, *shape) for each of a layer's weight, bias, weight.grad and bias.grad
+        # (planned epochs, *shape) for each of a layer's weight, bias, weight.grad and bias.grad (a
+        # gradient has its parameter's shape)
         self._buffers = [[torch.empty((len(self._row), *t.shape), dtype=t.dtype, device=t.device) for t in (
             layer.weight, layer.bias, layer.weight, layer.bias)] for _, layer in linear_layers(model)]
         self._with_grads: dict[int, bool] = {}  # captured epoch -> whether its gradients existed (not before the first backward())
@@ -92,8 +93,7 @@ class SnapshotStore(Mapping[int, Snapshot]):
     def __getitem__(self, epoch: int) -> Snapshot:
         grads = self._with_grads[epoch]  # KeyError for an epoch not captured, as a dict's
         row = self._row[epoch]
-        return Snapshot(epoch, [(name, [b[row] for b in buffers[:2]] + ([b[row] for b in buffers[2:]] if grads else
-                                                                        [None, None]))
+        return Snapshot(epoch, [(name, [b[row] for b in buffers] if grads else [buffers[0][row], buffers[1][row], None, None])
                                 for name, buffers in zip(self._names, self._buffers)])
 
     def __iter__(self) -> Iterator[int]:

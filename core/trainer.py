@@ -26,7 +26,7 @@ from core.config import Config, ModelConfig, test_rows
 from core.data import make_data
 from core.history import History
 from core.device import resolve_device, torch_threads, use_torch_threads
-from core.model import build_model, linear_layers
+from core.model import build_model
 from core.runs import snapshot_count, snapshot_epochs
 from core.snapshots import Snapshot, SnapshotStore, model_tensors
 
@@ -373,9 +373,7 @@ class Trainer:
 
     def snapshot(self) -> Snapshot:
         """Every nn.Linear's weight, bias and their gradients, copied."""
-        return Snapshot(self.epoch, [(name, [_copy(t) for t in (layer.weight, layer.bias, layer.weight.grad,
-                                                                 layer.bias.grad)])
-                                     for name, layer in linear_layers(self.model)])
+        return Snapshot(self.epoch, [(name, [_copy(t) for t in tensors]) for name, tensors in model_tensors(self.model)])
 
     def plane(self, snapshot: Snapshot | None = None) -> BoundaryData | None:
         """The network over its input plane with the training and test points (core/boundary.py), with
