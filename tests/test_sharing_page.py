@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
@@ -73,7 +74,6 @@ class StoppedRunState(dict):
 def test_a_script_run_stopped_by_a_click_never_keeps_the_slot(monkeypatch):
     """With runner.fastReruns a click starts a new script run and stops the old one at its next
     session-state access; the slot must be given back before any (it once stayed taken for good)."""
-    import pytest
 
     from core.admission import shared_queue
     from core.config import LIMITS
@@ -119,6 +119,7 @@ def test_a_queued_run_draws_its_place_only_when_it_changes(monkeypatch):
     reads = []
     monkeypatch.setattr(sharing, "let_clicks_in", lambda: reads.append(1))
     monkeypatch.setattr(sharing, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(sharing, "WAKEUPS_PER_SECOND", 1000)
     monkeypatch.setattr(sharing, "REDRAW_SECONDS", 0.0)
     queue, place = FairQueue(slots=1), Place()
     training, ahead, mine = queue.join(), queue.join(), queue.join()
@@ -138,6 +139,35 @@ def test_a_queued_run_draws_its_place_only_when_it_changes(monkeypatch):
     assert len(reads) >= 10  # polled every 0.02 s for 0.4 s
 
 
+@pytest.mark.parametrize("waiting, most_polls", [(2, 12), (30, 2)])
+def test_waiting_runs_poll_less_often_in_a_long_line(monkeypatch, waiting, most_polls):
+    """All waiting runs together look at their places (and let a click in) about WAKEUPS_PER_SECOND
+    times a second at most: here one of 2 looks every POLL_SECONDS (0.1 s), one of 30 every 1.5 s.
+    Either starts as soon as the slot is free, not at its next look."""
+    import threading
+    import time
+
+    from core.admission import FairQueue
+    from pages.parts import sharing
+
+    reads = []
+    monkeypatch.setattr(sharing, "let_clicks_in", lambda: reads.append(time.perf_counter()))
+    monkeypatch.setattr(sharing, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(sharing, "WAKEUPS_PER_SECOND", 20)
+    queue = FairQueue(slots=1)
+    training, mine, *behind = [queue.join() for _ in range(waiting + 1)]
+    queue.acquire(training, timeout=0)
+    release = threading.Timer(1.0, queue.release, args=(training,))
+    release.start()
+    began = time.perf_counter()
+    assert sharing.wait_for_slot(queue, mine, lambda: True, None)
+    started = time.perf_counter() - began
+    release.join()
+    assert 0.95 < started < 1.3  # woken by the release, not by its next poll
+    expected = 1.0 / sharing.poll_seconds(waiting)  # looks in the second it waited: 10 for 2, 0.67 for 30
+    assert expected - 2 <= len(reads) <= most_polls
+
+
 def test_a_waiting_runs_place_is_redrawn_at_most_once_a_redraw_interval(monkeypatch):
     """In turns, the line moves every turn: six moves in ~0.4 s are drawn as two or three places."""
     import threading
@@ -148,6 +178,7 @@ def test_a_waiting_runs_place_is_redrawn_at_most_once_a_redraw_interval(monkeypa
 
     monkeypatch.setattr(sharing, "let_clicks_in", lambda: None)
     monkeypatch.setattr(sharing, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(sharing, "WAKEUPS_PER_SECOND", 1000)
     monkeypatch.setattr(sharing, "REDRAW_SECONDS", 0.25)
     queue, place = FairQueue(slots=1), Place()
     training, *ahead = [queue.join() for _ in range(7)]
