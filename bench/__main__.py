@@ -21,8 +21,10 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from bench import browser
 from bench.loops import Run, time_in_process
@@ -82,7 +84,7 @@ class Bench:
         self.quick = args.quick
         self.class_epochs = args.class_epochs or (500 if args.quick else 5_000)
         sizes = args.sessions or class_sizes("1,5" if args.quick else CLASS_SIZES)
-        self.class_sizes = [1] + [n for n in sizes if n != 1]  # one session alone first: the others' baseline
+        self.class_sizes = [1] + [n for n in sizes if n != 1]  # one session alone first: the reference row
         self.reps = {group: args.reps or (1 if args.quick else n) for group, n in DEFAULT_REPS.items()}
         self.lesson = [Run("lesson 3-32-1, 100 samples", (32,), 100, epochs) for epochs in (200, 5000)]
         # The lesson's lr (1e-4) with the summed loss diverges on this network by epoch 5; 1e-6 trains all 200.
@@ -232,19 +234,17 @@ class Bench:
             expected.step()
 
         def alone(runs: int) -> list[dict]:
-            return [class_run(self.app, 1, epochs, caps.max_concurrent_runs, self.env, caps.max_turn_ms)
-                    for _ in range(runs)]
+            return class_run(self.app, 1, epochs, caps.max_concurrent_runs, self.env, caps.max_turn_ms, runs)
 
         for n in self.class_sizes:
             if n == 1:
                 results = {caps.max_turn_ms: median_run(alone(3))}
                 around = [results[caps.max_turn_ms]]
-            else:  # both ways between sessions alone just before and after: the baseline (see server_class)
-                before = alone(2)
-                results = {turn_ms: class_run(self.app, n, epochs, caps.max_concurrent_runs, self.env, turn_ms)
-                           for turn_ms in (caps.max_turn_ms, NO_TURNS_MS)}
-                around = before + alone(2)
-            baseline = epochs / median_run(around)["seconds"]
+            else:  # both ways, between the same runs alone just before and after (around_class)
+                results, around = around_class(n, alone, lambda: {
+                    turn_ms: class_run(self.app, n, epochs, caps.max_concurrent_runs, self.env, turn_ms)[0]
+                    for turn_ms in (caps.max_turn_ms, NO_TURNS_MS)})
+            baseline = epochs / one_after_another(around)["seconds"]
             for turn_ms, result in results.items():
                 self.samples[f"classroom {n}" + ("" if turn_ms == caps.max_turn_ms else " no turns")] = {
                     **result, "alone": around}
@@ -273,17 +273,15 @@ class Bench:
                 if n == 1:
                     result = median_run(alone(3))
                 else:
-                    # The baseline: sessions alone just before and just after the class. This VM's speed
-                    # drifts 10-20% over a minute, so a baseline taken minutes earlier misreads the class.
-                    before = alone(2)
-                    result = server_class.class_run(server.url, server.process.pid, n, epochs)
-                    result["alone"] = before + alone(2)
+                    result, around = around_class(
+                        n, alone, lambda: server_class.class_run(server.url, server.process.pid, n, epochs))
+                    result["alone"] = around
                 log(server_class.describe(result, expected))
                 # The machine's own noise: the same runs through the same queue in a plain process, just after.
-                plain = (class_run(self.app, n, epochs, caps.max_concurrent_runs, self.env, caps.max_turn_ms)
+                plain = (class_run(self.app, n, epochs, caps.max_concurrent_runs, self.env, caps.max_turn_ms)[0]
                          if n > 1 else None)
                 self.samples[f"server class {n}"] = {**result, "plain": plain}
-                self.rows += server_class_rows(result, expected, median_run(result.get("alone", [result])),
+                self.rows += server_class_rows(result, expected, one_after_another(result.get("alone", [result])),
                                                caps.max_concurrent_runs, plain)
 
     # ----------------------------------------------------------------- size ---
@@ -419,13 +417,14 @@ class Bench:
         return errors
 
 
-def class_run(app: Path, n: int, epochs: int, slots: int, env: dict[str, str], turn_ms: int) -> dict:
-    """bench/classroom.py in a fresh process, so its RSS is one server's."""
+def class_run(app: Path, n: int, epochs: int, slots: int, env: dict[str, str], turn_ms: int,
+              times: int = 1) -> list[dict]:
+    """bench/classroom.py in a fresh process, so its RSS is one server's: the class `times` times over."""
     import subprocess
 
-    done = subprocess.run([sys.executable, "-m", "bench.classroom", str(n), str(epochs), str(slots), str(turn_ms)],
-                          cwd=app, env={**os.environ, **env}, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, "-m", "bench.classroom", str(n), str(epochs), str(slots), str(turn_ms),
+                           str(times)], cwd=app, env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in done.stdout.strip().splitlines()[-times:]]
 
 
 def classroom_row(result: dict, expected_loss: float, alone: float, turns: bool) -> Row:
@@ -446,15 +445,38 @@ def classroom_row(result: dict, expected_loss: float, alone: float, turns: bool)
         f"done in {result['seconds']:.1f} s; RSS {result['rss_mb']:.0f} MB; epochs/s per session, first epoch to "
         f"last, {min_median_max(rates)} (min/median/max, spread {spread:.2f}); queue wait (to the first epoch) "
         f"{min_median_max(waits, ' s', 1)}; total {throughput:.0f} epochs/s; final loss as expected {correct}/{n}",
-        f"{alone:.0f} epochs/s (1 session alone{', the median of 4 just before and after' if n > 1 else ''})",
+        f"{alone:.0f} epochs/s ({alone_text(n)})",
         f"{kept:.2f}x",
         *(("spread <= 1.25, total >= 0.9x, RSS < 1 GB, all losses",
            verdict(spread <= 1.25 and kept >= 0.9 and result["rss_mb"] < 1000 and correct == n)) if turns else ()))
 
 
+Result = TypeVar("Result")
+
+
+def around_class(n: int, alone: Callable[[int], list[dict]], run_class: Callable[[], Result]) -> tuple[Result, list[dict]]:
+    """A class of `n` and its baseline, the same `n` runs alone one after another: half just before it
+    and half just after. This VM's speed drifts 10-20% within a minute and swings run to run, so a
+    few short runs, or runs minutes away, misread a class by as much; the same work alone, on both
+    sides of it, spans as long as the class and cancels a steady drift."""
+    before = alone((n + 1) // 2)
+    result = run_class()
+    return result, before + alone(n // 2)
+
+
+def one_after_another(runs: list[dict]) -> dict:
+    """Sessions run alone one after another, as one run of their mean time."""
+    return {"seconds": sum(run["seconds"] for run in runs) / len(runs)}
+
+
 def median_run(runs: list[dict]) -> dict:
     """Of sessions run alone, the one whose time is the median (the faster middle one of an even count)."""
     return sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
+
+
+def alone_text(n: int) -> str:
+    return (f"the same {n} runs alone one after another, {(n + 1) // 2} just before and {n // 2} just after"
+            if n > 1 else "1 session alone")
 
 
 def min_median_max(values: list[float], unit: str = "", digits: int = 0) -> str:
@@ -467,7 +489,7 @@ def min_median_max(values: list[float], unit: str = "", digits: int = 0) -> str:
 def server_class_rows(result: dict, expected: str, alone: dict, slots: int, plain: dict | None) -> list[Row]:
     """A class size's rows: the class as a whole, fairness between its sessions, and a new visitor.
 
-    `alone`: the median of the sessions run alone just before and after it. `plain`: bench/classroom.py's
+    `alone`: the same runs alone one after another, around it (around_class). `plain`: bench/classroom.py's
     result for the same class (the same runs through the same queue in a plain process, no server): the spread the machine
     itself gives identical runs, beside the server's (other processes on a shared machine swing a
     run's rate by 2x). Per second of server CPU takes most of that load out, not all of it."""
@@ -487,7 +509,7 @@ def server_class_rows(result: dict, expected: str, alone: dict, slots: int, plai
         f"{min_median_max(values['frames'])}, click to outcome {min_median_max(values['deltas'])}; cores busy: server "
         f"{result['server_cores']:.2f}, other processes {others:.2f} of {os.cpu_count()}; clients' CPU "
         f"{result['client_cpu']:.1f} s",
-        f"{alone_throughput:.0f} epochs/s (1 session alone{', the median of 4 just before and after' if n > 1 else ''})",
+        f"{alone_throughput:.0f} epochs/s ({alone_text(n)})",
         f"{kept:.2f}x", "total >= 0.9x, RSS < 1 GB, every loss",
         verdict(kept >= 0.9 and result["rss_mb"] < 1024 and correct == n))]
     if plain is not None:
@@ -537,7 +559,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--app", default=str(ROOT), help="app directory to serve and import (default: this repo)")
     parser.add_argument("--sessions", type=class_sizes, default=None,
                         help=f"class sizes for classroom and server_class, comma-separated; 1 is always run first, as "
-                             f"the baseline (default: {CLASS_SIZES}; --quick: 1,5)")
+                             f"a reference row (default: {CLASS_SIZES}; --quick: 1,5)")
     parser.add_argument("--class-epochs", type=int, default=None,
                         help="epochs of each classroom and server_class run (default: 5,000; --quick: 500)")
     parser.add_argument("--torch-threads", type=int, default=None,

@@ -4,7 +4,7 @@ Each session is a thread that joins the app's queue (core/admission.py), waits f
 its own Trainer to the end in turns of TURN_MS (passing the slot on whenever its turn is over and
 another waits) and gives the slot back, as the Train page's loop does; no websocket, browser or
 drawing is involved, so the figures are the training and admission costs alone. Run in a fresh
-process (`python -m bench.classroom N EPOCHS SLOTS TURN_MS`) so that its RSS is one server's.
+process (`python -m bench.classroom N EPOCHS SLOTS TURN_MS [TIMES]`) so that its RSS is one server's.
 """
 
 from __future__ import annotations
@@ -60,8 +60,10 @@ def run_class(n: int, config: Config, slots: int, turn_ms: int) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    n, epochs, slots, turn_ms = (int(a) for a in argv)
-    print(json.dumps(run_class(n, Config().replace(epochs=epochs), slots, turn_ms)))
+    """N EPOCHS SLOTS TURN_MS [TIMES]: the class TIMES times over, one after another, a JSON line each."""
+    n, epochs, slots, turn_ms, times = (int(a) for a in [*argv, "1"][:5])
+    for _ in range(times):
+        print(json.dumps(run_class(n, Config().replace(epochs=epochs), slots, turn_ms)), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import GROUPS, median_run, parse_args
+from bench.__main__ import GROUPS, around_class, median_run, one_after_another, parse_args
 from bench.boundary import LARGEST, LESSON, frame_cost
 from bench.frame_size import frame_bytes
 from bench.server_class import expected_loss, one_run, run_sync
@@ -33,9 +33,21 @@ def test_class_sizes_must_be_whole_numbers_from_one(sizes):
         parse_args(["--sessions", sizes])
 
 
-def test_the_baseline_of_a_class_is_the_median_lone_run_around_it_the_faster_of_two_middles():
+def test_a_class_is_read_against_the_same_runs_alone_half_just_before_and_half_just_after():
+    calls = []
+
+    def alone(runs):  # 3 s each before the class, 4 s after
+        calls.append(runs)
+        return [{"seconds": 4.0 if "class" in calls else 3.0} for _ in range(runs)]
+
+    result, around = around_class(5, alone, lambda: calls.append("class") or {"seconds": 20.0})
+    assert calls == [3, "class", 2] and result == {"seconds": 20.0}
+    assert one_after_another(around) == {"seconds": (3 * 3.0 + 2 * 4.0) / 5}  # their mean, as one run
+
+
+def test_a_single_sessions_row_is_the_median_of_its_runs_the_faster_of_two_middles():
     runs = [{"seconds": s} for s in (3.8, 3.26, 3.62, 3.37)]
-    assert median_run(runs)["seconds"] == 3.37  # the stricter baseline: a faster lone run asks more of the class
+    assert median_run(runs)["seconds"] == 3.37
     assert median_run(runs[:3])["seconds"] == 3.62
 
 
