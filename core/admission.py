@@ -143,7 +143,7 @@ class FairQueue:
     def idle(self) -> bool:
         """No run trains, waits, or keeps a slot for its outcome."""
         with self._lock:
-            return not (self._training or self._waiting or self._busy(time.monotonic()))
+            return not self._waiting and not self._busy(time.monotonic())  # busy: training or kept
 
     def resize(self, slots: int, turn: float = math.inf) -> None:
         with self._lock:

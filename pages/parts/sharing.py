@@ -58,10 +58,11 @@ def wait_for_slot(queue: FairQueue, ticket: Ticket, still_wanted: Callable[[], b
         let_clicks_in()
         if not still_wanted():
             return False
-        text = queue_text(queue.ahead(ticket), queue)
         # Redrawn only when it changed, at most once a second: 29 runs waiting in a class, each redrawn
         # every poll, cost the training one 20%, and in turns of 0.1 s every place changes each poll.
-        if place is not None and text != shown and time.monotonic() - drawn_at >= REDRAW_SECONDS:
+        if place is None or time.monotonic() - drawn_at < REDRAW_SECONDS:
+            continue
+        if (text := queue_text(queue.ahead(ticket), queue)) != shown:
             place.info(text, icon=":material/hourglass_top:")
             shown, drawn_at = text, time.monotonic()
     if shown is not None:
