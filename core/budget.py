@@ -76,31 +76,17 @@ class Estimate:
     def epochs_that_fit(self) -> int:
         return int(self.limit / self.seconds_per_epoch) if self.seconds_per_epoch > 0 else self.epochs
 
-    def message(self) -> str:
-        """Why the run is refused and how to shrink it."""
-        return (
-            f"This run would train for about {self.seconds:,.0f} s on this server ({self.epochs:,} epochs at "
-            f"{_duration(self.seconds_per_epoch)} each), over the limit of {self.limit:,} s per run that keeps "
-            f"the shared demo fair. To shrink it: at most {max(self.epochs_that_fit, 1):,} epochs, or fewer "
-            "samples or smaller hidden layers (an epoch costs about parameters × samples). Or run it on your "
-            "own machine: the script under **The code** trains the same network."
-        )
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.2g} s" if seconds >= 1 else f"{1000 * seconds:.2g} ms"
-
 
 def estimate(config: Config, limits: Limits, data_shape: tuple[int, int] | None = None,
-             calibration: Calibration | None = None) -> Estimate:
-    """The run's training time on this machine, before it starts.
+             calibration: Calibration | None = None, epochs: int | None = None) -> Estimate:
+    """The training time of `epochs` (the config's by default) epochs on this machine, before they start.
 
     Mini-batches pay the per-step overhead once a batch; the products still cost parameters x samples.
     """
     fit = calibration or calibrate()
     extra_steps = steps_per_epoch(config, data_shape) - 1
     per_epoch = fit.seconds_per_epoch(work_units(config, data_shape)) + fit.overhead * extra_steps
-    epochs = config.training.epochs
+    epochs = config.training.epochs if epochs is None else epochs
     return Estimate(per_epoch * epochs, per_epoch, epochs, limits.max_run_seconds)
 
 
@@ -133,12 +119,3 @@ class TrainingClock:
 
 
 TRAINING_CLOCK = TrainingClock()
-
-
-def wall_clock_note(run: Trainer, limit: int) -> str:
-    """Why a run stopped at the wall-clock limit."""
-    return (
-        f"Stopped at the limit of {limit:,} s of training per run on this shared server, at epoch {run.epoch:,} "
-        f"of {run.config.training.epochs:,}; everything trained so far is kept. Train again with fewer epochs, "
-        "or run the script under **The code** on your own machine to train longer."
-    )

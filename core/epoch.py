@@ -12,7 +12,7 @@ on the parameters during backward(); the update is Trainer.step itself. Results 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -136,8 +136,11 @@ def unwalked_options(config: Config) -> dict[str, str]:
 class EpochWalker:
     """A config's run, walked one epoch at a time; the Trainer is kept, so the next epoch costs one step.
 
-    A walk costs about two training steps: the walk's own forward and backward, then Trainer.step.
+    `steps_to(epoch)` trains up to the epoch one step per iteration, so that a caller can take turns
+    with other runs and stop between steps; `walk(epoch)` then walks the pass itself.
     """
+
+    WALK_STEPS = 2  # a walk's cost in training steps: its own forward and backward, then Trainer.step
 
     def __init__(self, config: Config):
         self.config = config
@@ -147,11 +150,16 @@ class EpochWalker:
     def walk(self, epoch: int) -> EpochWalk:
         """The pass from epoch `epoch` (0 = fresh weights) to `epoch + 1`; raises ValueError past a divergence."""
         if epoch not in self._walks:
-            self._advance_to(epoch)
+            for _ in self.steps_to(epoch):
+                pass
             self._walks[epoch] = walk_epoch(self.trainer)
             while len(self._walks) > KEPT_WALKS:
                 del self._walks[max(self._walks, key=lambda e: abs(e - epoch))]
         return self._walks[epoch]
+
+    def kept(self, epoch: int) -> bool:
+        """Whether walk(epoch) is already done, and costs nothing."""
+        return epoch in self._walks
 
     def steps_before(self, epoch: int) -> int:
         """Training steps walk(epoch) takes before its walk: 0 when it is kept or the run is there."""
@@ -159,12 +167,16 @@ class EpochWalker:
             return 0
         return epoch - self.trainer.epoch if self.trainer.epoch <= epoch else epoch
 
-    def _advance_to(self, epoch: int) -> None:
-        if self.trainer.epoch > epoch:
+    def steps_to(self, epoch: int) -> Iterator[int]:
+        """Train to `epoch`, one step per iteration (from the seed again when going back); yields the
+        epoch reached. Raises ValueError when the run diverges first."""
+        if self.trainer.epoch > epoch and epoch not in self._walks:
             self.trainer = Trainer(self.config)  # going back: replay from the seed
         while self.trainer.epoch < epoch and self.trainer.diverged_at is None:
             self.trainer.step()
-        if self.trainer.diverged_at is not None:  # the Train page stops there, its weights as they were
+            yield self.trainer.epoch
+        if self.trainer.diverged_at is not None and epoch not in self._walks:
+            # the Train page stops there, its weights as they were
             raise ValueError(f"the run diverged at epoch {self.trainer.diverged_at}, so it has no epoch {epoch}")
 
 

@@ -14,7 +14,7 @@ import copy
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,8 +196,8 @@ class Trainer:
     def _plan_snapshots(self) -> None:
         """The epochs to snapshot for this run length; kept snapshots off the new plan are dropped, so
         the run stays within its budget."""
-        if self._deferred:  # the deferred ones first: the new plan may not keep every epoch
-            self._train_again_for_snapshots()
+        for _ in self.training_again():  # the deferred ones first: the new plan may not keep every epoch
+            pass
         count = snapshot_count(self.config.layer_sizes(self.x.shape[1]))
         self.snapshot_plan = frozenset(snapshot_epochs(self.config.training.epochs, count) if self.replay else ())
         self._snapshots = self._snapshots.replanned(self.snapshot_plan)
@@ -207,30 +207,42 @@ class Trainer:
         """Epoch -> every nn.Linear's weights and gradients after that epoch, at the plan's epochs trained.
 
         A run that keeps every epoch and trains each in under DEFERRED_EPOCH_SECONDS copies nothing
-        while it trains: the first time its snapshots are asked for (the replay slider of a paused or
-        ended run), it is trained again from its seed with the same learning-rate changes, which gives
-        the same bits. Copying every epoch made the lesson's 200-epoch run 1.4x slower in a fresh
-        process; training it again takes about 0.1 s, once, while the page is idle.
+        while it trains: its snapshots are made by training it again from its seed with the same
+        learning-rate changes (`training_again`), which gives the same bits, the first time they are
+        asked for. Copying every epoch of a short fast run cost more than training it again once.
         """
-        if self._deferred:
-            with self.lock:
-                self._train_again_for_snapshots()
+        for _ in self.training_again():
+            pass
         return self._snapshots
 
-    def _train_again_for_snapshots(self) -> None:
-        """Fill the deferred snapshots by training the run again; none if that run ends elsewhere."""
-        self._deferred = False
-        again = Trainer(self.config, data=self.uploaded_rows, replay=False, classification=self.classification)
-        changes = dict(self.lr_changes)
-        snapshots = self._snapshots.replanned(self.snapshot_plan)  # epoch 0's
-        while again.epoch < self.epoch:
+    @property
+    def snapshots_deferred(self) -> bool:
+        """Whether reading `snapshots` trains the run again first (`training_again` steps it)."""
+        return self._deferred
+
+    def training_again(self) -> Iterator[int]:
+        """Fill deferred snapshots by training the run again, one step per iteration (yields the epoch
+        reached); nothing when none are deferred. None are kept if that run ends elsewhere."""
+        if not self._deferred:
+            return
+        with self.lock:
+            self._deferred = False
+            again = Trainer(self.config, data=self.uploaded_rows, replay=False, classification=self.classification)
+            changes = dict(self.lr_changes)
+            snapshots = self._snapshots.replanned(self.snapshot_plan)  # epoch 0's
+            target = self.epoch
+        while again.epoch < target:
             if again.epoch + 1 in changes:
                 again.set_learning_rate(changes[again.epoch + 1])
             again.step()
             if again.epoch in self.snapshot_plan:
                 snapshots.capture(again.epoch, model_tensors(again.model))
-        if all(torch.equal(mine, theirs) for mine, theirs in zip(self.model.parameters(), again.model.parameters())):
-            self._snapshots = snapshots
+            yield again.epoch
+        with self.lock:
+            same = self.epoch == target and all(
+                torch.equal(mine, theirs) for mine, theirs in zip(self.model.parameters(), again.model.parameters()))
+            if same:
+                self._snapshots = snapshots
 
     def restore(
         self,
@@ -433,19 +445,39 @@ def _copy(tensor: torch.Tensor | None) -> torch.Tensor | None:
 
 
 def seconds_per_epoch(config: Config, device: str, epochs: int = 50, warmup: int = 5) -> float:
-    """Wall time of one epoch of this config on a device, averaged over `epochs` after a warm-up.
+    """Wall time of one epoch of this config on a device, averaged over `epochs` after a warm-up."""
+    times = [seconds for seconds in epoch_seconds(config, device, epochs, warmup) if seconds is not None]
+    return sum(times) / len(times)
 
-    CUDA runs asynchronously, so the clock stops only after torch.cuda.synchronize().
+
+def device_seconds(config: Config, devices: Iterable[str], epochs: int = 50,
+                   warmup: int = 5) -> Generator[None, None, dict[str, float]]:
+    """Seconds per epoch of this config on each device (as seconds_per_epoch), one epoch per iteration."""
+    times = {}
+    for device in devices:
+        seconds = []
+        for epoch_time in epoch_seconds(config, device, epochs, warmup):
+            if epoch_time is not None:
+                seconds.append(epoch_time)
+            yield
+        times[device] = sum(seconds) / len(seconds)
+    return times
+
+
+def epoch_seconds(config: Config, device: str, epochs: int = 50, warmup: int = 5) -> Iterator[float | None]:
+    """Train `warmup` then `epochs` epochs of this config on a device, one per iteration: None for a
+    warm-up epoch (first calls allocate, pick kernels and fill caches), then each epoch's wall time.
+
+    CUDA runs asynchronously, so each clock stops only after torch.cuda.synchronize(); a caller may
+    pause between epochs without the pause being counted.
     """
     trainer = Trainer(config.replace(device=device, epochs=warmup + epochs), replay=False)  # copies would sync a GPU
-    for _ in range(warmup):  # first calls allocate, pick kernels and fill caches
+    for epoch in range(warmup + epochs):
+        _synchronize(trainer.device)
+        started = time.perf_counter()
         trainer.step()
-    _synchronize(trainer.device)
-    started = time.perf_counter()
-    for _ in range(epochs):
-        trainer.step()
-    _synchronize(trainer.device)
-    return (time.perf_counter() - started) / epochs
+        _synchronize(trainer.device)
+        yield None if epoch < warmup else time.perf_counter() - started
 
 
 def _synchronize(device: torch.device) -> None:

@@ -5,13 +5,17 @@ The URL holds the Train page's config fields, `epoch` and `phase`; Back and Next
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import streamlit as st
 
 import pages.parts  # noqa: F401  (first-run fix, see pages/parts/__init__.py)
 from core.epoch import PHASES, EpochWalk, EpochWalker, graph_text, moved
+from core.codegen import r_training_script, training_script
 from pages.parts.code_panel import code_panel
 from pages.parts.epoch_link import Request, epoch_query, read_request
 from pages.parts.epoch_text import SENTENCES, grad_summary, lesson_loop, step_label
+from pages.parts.sharing import Refused, RunOwner, Work, run_in_turns
 from pages.parts.text import plain
 from pages.parts.train_widgets import limits
 from viz import epoch as figures
@@ -36,27 +40,44 @@ def request() -> Request:
 def walk_of(asked: Request) -> EpochWalk:
     """This session's walk of the epoch, or the reason there is none."""
     try:
-        return _walk(asked)
+        walk = _walk(asked)
+    except Refused as refused:  # over the budget, or past the wall-clock limit
+        st.error(refused.message)
+        code_panel(training_script(asked.config), r_training_script(asked.config), key="epoch_script",
+                   download_name="train_module_lab.py")
     except ValueError as error:  # the run diverged before this epoch
         st.error(f"{str(error).capitalize()}. Go back to an earlier epoch, or use a smaller learning rate.")
     except RuntimeError as error:  # CUDA out of memory, a lost device
         st.session_state.epoch_walker = None  # its run may have stopped halfway through a step
         st.error(f"Could not walk this epoch on {asked.config.training.device}: {error}.")
-    st.stop()
+    else:
+        if walk is not None:
+            return walk
+    st.stop()  # also when a newer script run took the walk over: that one draws the page
     raise AssertionError("unreachable: st.stop raises")
 
 
-def _walk(asked: Request) -> EpochWalk:
-    """The walker (its run) is kept in the session, so Next into the next epoch costs one training step."""
+def _walk(asked: Request) -> EpochWalk | None:
+    """The walker (its run) is kept in the session, so Next into the next epoch costs one training step.
+    The training goes through the server's queue like a Train page run, its progress on screen."""
+    owner: RunOwner = st.session_state.setdefault("epoch_owner", RunOwner())
+    owner.claim()  # waits for a step an older script run of this page may be taking
+    claim = owner.newest
     walker = st.session_state.get("epoch_walker")
     if walker is None or walker.config != asked.config:
         walker = st.session_state.epoch_walker = EpochWalker(asked.config)
-    steps = walker.steps_before(asked.epoch)
-    if not steps:
+    if walker.kept(asked.epoch):
         return walker.walk(asked.epoch)
-    with st.spinner(f"Training {steps} epoch{'s' if steps != 1 else ''} from the seed to reach epoch {asked.epoch}, "
-                    "as the Train page did…"):
-        return walker.walk(asked.epoch)
+    steps = walker.steps_before(asked.epoch) + EpochWalker.WALK_STEPS
+    cost = Work(asked.config, steps, reaching=asked.epoch)
+    label = f"Training from the seed to epoch {asked.epoch:,}, as the Train page did"
+    return run_in_turns(walking(walker, asked.epoch), cost, limits(), owner, claim, st.empty(), label, walker)
+
+
+def walking(walker: EpochWalker, epoch: int) -> Generator[int, None, EpochWalk]:
+    """The steps to the epoch, then its walk (two steps' work), for run_in_turns."""
+    yield from walker.steps_to(epoch)
+    return walker.walk(epoch)
 
 
 def go(asked: Request, steps: int) -> None:

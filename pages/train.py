@@ -9,7 +9,7 @@ import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__
 from core.codegen import r_training_script, training_script
 from core.config import ConfigError
 from core.device import cuda_unavailable_reason
-from core.trainer import Trainer, seconds_per_epoch
+from core.trainer import Trainer, device_seconds
 from pages.parts import classroom
 from pages.parts import train_state as state
 from pages.parts.code_panel import code_panel
@@ -17,7 +17,7 @@ from pages.parts.epoch_link import inspect_epoch_link
 from pages.parts.flush import before_rerun
 from pages.parts.live_view import LiveView, first_frame, start_frame, train_live
 from pages.parts.runs_view import draw_run, runs_section
-from pages.parts.sharing import give_back_held_slot
+from pages.parts.sharing import Refused, Work, give_back_held_slot, run_in_turns
 from pages.parts.text import show_errors
 from pages.parts.train_files import checkpoint_uploader, download_buttons
 from pages.parts.train_widgets import config_sidebar
@@ -34,8 +34,11 @@ claim = state.init()  # this script run now owns the session's run (train_state.
 setup = config_sidebar()
 classroom.banner()  # a teacher's link: the exercise, and what it hides
 config, view = setup.config, setup.view
-state.sync_run(config)
+state.sync_run(config, claim, setup.caps)
 trainer: Trainer | None = st.session_state.get("trainer")
+
+DEVICES = ("cpu", "cuda")
+TIMED_EPOCHS = 50  # per device, after 5 to warm up
 
 WHY_LOGITS = (
     "**Classification: the model outputs logits.** Its last `nn.Linear` gives one number per point, any real value; "
@@ -140,14 +143,22 @@ def show_split_outcome(run: Trainer) -> None:
 
 
 def show_device_timing() -> None:
-    """Where CUDA exists: one epoch of this config timed on each device."""
+    """Where CUDA exists: one epoch of this config timed on each device, in the server's queue like a run."""
     if config is None or cuda_unavailable_reason() is not None:
         return
     with st.expander("CPU vs CUDA: time one epoch on each", icon=":material/speed:"):
         st.caption("The lesson's tiny network is bound by kernel launches on a GPU, so the CPU often wins; "
                    "CUDA pulls ahead as layers and samples grow.")
         if st.button("Time 50 epochs on each", key="btn_time_devices", disabled=st.session_state.status == state.Status.RUNNING):
-            times = {device: seconds_per_epoch(config, device) for device in ("cpu", "cuda")}
+            work = Work(config, len(DEVICES) * (TIMED_EPOCHS + 5), None if setup.dataset is None else setup.dataset.x.shape)
+            try:
+                times = run_in_turns(device_seconds(config, DEVICES, TIMED_EPOCHS), work, setup.caps,
+                                     state.run_owner(), claim, st.empty(), "Timing each device", state.run_owner())
+            except Refused as refused:
+                st.error(refused.message)
+                return
+            if times is None:
+                st.stop()  # a newer script run took over
             st.dataframe([{"device": d, "ms per epoch": round(1000 * t, 3)} for d, t in times.items()],
                          hide_index=True)
             faster, slower = sorted(times, key=times.get)
@@ -206,7 +217,7 @@ if training:
     before_rerun()  # the final frame sent and drawn first (pages/parts/flush.py)
     st.rerun()  # redraw the controls for the new status
 elif trainer is not None:
-    draw_run(live_view, trainer, st.session_state.status)
+    draw_run(live_view, trainer, st.session_state.status, claim, setup.caps)
     show_outcome(trainer)
     if st.session_state.status == state.Status.PAUSED:
         inspect_epoch_link(trainer)

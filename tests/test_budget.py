@@ -5,6 +5,7 @@ import gc
 from core.budget import TRAINING_CLOCK, Calibration, TrainingClock, estimate, fit, work_units
 from core.config import Config, Limits, parameter_count
 from core.trainer import Trainer
+from pages.parts.sharing import refusal_text
 
 CALIBRATION = Calibration(overhead=0.001, per_unit=1e-9)  # 1 ms a step plus 1 ns per parameter x sample
 
@@ -28,9 +29,19 @@ def test_estimate_of_the_largest_run_is_refused_with_a_way_out():
     per_epoch = 0.001 + 1e-9 * parameter_count([3, 512, 512, 512, 512, 1]) * 10_000
     assert abs(cost.seconds - 100_000 * per_epoch) < 1e-6
     assert cost.over and cost.epochs_that_fit == int(600 / per_epoch)
-    text = cost.message()
+    text = refusal_text(cost)
     assert f"about {100_000 * per_epoch:,.0f} s" in text and "limit of 600 s" in text
     assert f"at most {int(600 / per_epoch):,} epochs" in text and "The code" in text
+
+
+def test_a_walk_over_the_budget_names_its_epoch_and_the_epochs_that_fit():
+    config = Config().replace(hidden_sizes=(512,) * 4, n_samples=10_000, epochs=100_000)
+    cost = estimate(config, Limits(max_run_seconds=600), calibration=CALIBRATION, epochs=100_001)
+    per_epoch = 0.001 + 1e-9 * parameter_count([3, 512, 512, 512, 512, 1]) * 10_000
+    assert abs(cost.seconds - 100_001 * per_epoch) < 1e-6
+    text = refusal_text(cost, reaching=99_999)
+    assert text.startswith("Reaching epoch 99,999 from the seed would train for about")
+    assert f"an epoch below {int(600 / per_epoch):,}" in text and "the script below" in text
 
 
 def test_the_lessons_run_fits():

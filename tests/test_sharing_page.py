@@ -203,43 +203,41 @@ def test_a_waiting_runs_place_is_redrawn_at_most_once_a_redraw_interval(monkeypa
 def test_a_run_takes_turns_with_another_sessions_and_only_its_turns_count_as_training(monkeypatch):
     """Another session's run (a thread here) trains in turns of 30 ms on the one slot. The page's run
     takes turns with it, ends with the loss of a run trained alone, and its training time (what the
-    wall-clock limit counts) leaves out the other's turns."""
-    import threading
-    import time
+    wall-clock limit counts) leaves out the other's turns. The training clock reads a fake clock that
+    moves 1 ms a step of the page's run and 10 s a turn of the other's, so the sum is exact."""
+    import types
 
+    import core.budget
     from core.admission import shared_queue
     from core.budget import TRAINING_CLOCK
     from core.config import Config
     from core.trainer import Trainer
+    from other_session import OtherSession
 
+    fake = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(core.budget, "time", types.SimpleNamespace(perf_counter=lambda: fake.now))
     at = open_train(monkeypatch, MODULE_LAB_MAX_CONCURRENT_RUNS="1", MODULE_LAB_MAX_TURN_MS="30")
     at.number_input(key="epochs").set_value(1500).run()
-    queue, other_turns, done = shared_queue(1, 0.03), [], threading.Event()
-    other = queue.join()
+    events: list[str] = []
+    step = Trainer.step
 
-    def other_session():
-        while not done.is_set():
-            queue.acquire(other)
-            began = time.perf_counter()
-            time.sleep(0.03)
-            other_turns.append((began, time.perf_counter()))
-            queue.pass_turn(other)
-        queue.release(other)
+    def page_step(trainer: Trainer):
+        if trainer.config.training.epochs == 1500:
+            events.append("page")
+            fake.now += 0.001
+        return step(trainer)
 
-    thread = threading.Thread(target=other_session)
-    thread.start()
-    try:
-        clicked = time.perf_counter()
+    def a_long_turn():
+        fake.now += 10.0
+
+    monkeypatch.setattr(Trainer, "step", page_step)
+    with OtherSession(shared_queue(1, 0.03), events, each_turn=a_long_turn):
         at.button(key="btn_train").click().run()
-        wall = time.perf_counter() - clicked
-    finally:
-        done.set()
-        thread.join(timeout=10)
     assert not at.exception and at.session_state.status == "finished"
     run, reference = at.session_state.trainer, Trainer(Config().replace(epochs=1500))
     while not reference.done:
-        reference.step()
+        step(reference)
     assert list(run.history.losses) == list(reference.history.losses)
-    during = sum(end - start for start, end in other_turns if clicked <= start and end <= clicked + wall)
-    assert during >= 0.3  # at least ten of the other's turns came between the page's own
-    assert 0 < TRAINING_CLOCK.seconds(run) <= wall - during
+    page = [i for i, event in enumerate(events) if event == "page"]
+    assert len(page) == 1500 and sum(event == "other" for event in events[page[0]:page[-1]]) >= 2  # turns between
+    assert TRAINING_CLOCK.seconds(run) == pytest.approx(1500 * 0.001)  # none of the other's 10 s turns

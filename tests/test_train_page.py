@@ -348,7 +348,9 @@ def test_cpu_vs_cuda_panel_only_where_cuda_exists(train, monkeypatch):
 
     for module in (core.device, pages.parts.device_radio, pages.parts.train_widgets):  # pretend this machine has a GPU
         monkeypatch.setattr(module, "cuda_unavailable_reason", lambda: None)
-    monkeypatch.setattr(core.trainer, "seconds_per_epoch", lambda config, device: {"cpu": 2e-4, "cuda": 5e-4}[device])
+    seconds = {"cpu": 2e-4, "cuda": 5e-4}
+    monkeypatch.setattr(core.trainer, "epoch_seconds",
+                        lambda config, device, epochs, warmup: iter([None] * warmup + [seconds[device]] * epochs))
     train.run()
     assert not train.radio(key="device").disabled
     train.button(key="btn_time_devices").click().run()

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from core.budget import TRAINING_CLOCK, wall_clock_note
+from core.budget import TRAINING_CLOCK
 from core.config import LIMITS, Limits
 from core.trainer import Trainer
 from pages.parts import train_state as state
 from pages.parts.live_chart import live_chart
 from pages.parts.live_schedule import LiveSchedule
 from pages.parts.shared_figures import shared_json, shared_jsons
-from pages.parts.sharing import Admission, training_slot
+from pages.parts.sharing import Admission, training_slot, wall_clock_note
 from viz import training as figures
 from viz.boundary import boundary_figures
 

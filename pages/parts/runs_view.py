@@ -14,11 +14,12 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from core.config import FIELDS, Config
+from core.config import FIELDS, Config, Limits
 from core.runs import SNAPSHOT_BUDGET_BYTES, KeptRun, RunStore, differing_fields
 from core.trainer import Trainer
 from pages.parts.live_view import Frame, chart, counter_frame, live_figures, text_frame
 from pages.parts.run_archive import ENDED, keep_run, run_store
+from pages.parts.train_state import fill_snapshots
 from pages.parts.train_widgets import widget_value
 from viz import training as figures
 from viz.boundary import boundary_figures
@@ -31,12 +32,15 @@ EDITABLE = {"show": "on the chart", "pin": "never dropped by the cap", "name": "
 # ----------------------------------------------------------------- replay ---
 
 
-def draw_run(live_view, trainer: Trainer, status: str) -> None:
+def draw_run(live_view, trainer: Trainer, status: str, claim: int, caps: Limits) -> None:
     """An idle run: kept if it ended, its charts drawn at the epoch the replay slider is on."""
     if status in ENDED:
         keep_run(trainer, status)
     epoch = trainer.epoch
     if status in REPLAYABLE and trainer.epoch >= 1:
+        if not fill_snapshots(trainer, claim, caps):
+            st.stop()  # a newer script run took the run over and draws the page
+    if status in REPLAYABLE and trainer.epoch >= 1 and not trainer.snapshots_deferred:
         with live_view.replay.container():
             epoch = replay_slider(trainer)
     if epoch == trainer.epoch:

@@ -6,8 +6,7 @@ tests/test_run_status.py; the callbacks below apply it to the session.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from enum import StrEnum
 from functools import wraps
 
@@ -18,7 +17,7 @@ from core.device import tensor_table
 from core.tabular import Dataset
 from core.trainer import Trainer, unseeded_model
 from pages.parts.run_archive import keep_run
-from pages.parts.sharing import budget_refusal
+from pages.parts.sharing import Refused, RunOwner, Work, budget_refusal, run_in_turns
 
 # Fields a run may take on mid-run; any other change needs a Reset.
 LIVE_FIELDS = ("learning_rate", "epochs")
@@ -74,51 +73,6 @@ def transition(status: Status, event: Event, *, done: bool = False, diverged: bo
         return Status.RUNNING if event is Event.RAN and not single_step else Status.PAUSED
     return {Event.TRAIN: Status.RUNNING, Event.STEP: Status.STEP, Event.STOP: Status.STOPPED,
             Event.RESET: Status.IDLE, Event.FAILED: Status.FAILED}[event]
-
-
-class RunOwner:
-    """Which script run of this session may step its Trainer, and what the last run that trained left.
-
-    With `runner.fastReruns` (forced on Streamlit Community Cloud) a click starts a new script run at
-    once, while the interrupted one goes on in its own thread until its next st.* call, stepping the
-    same Trainer meanwhile: a Pause at epoch 5315 then showed 5318 after one Step. So every script run
-    of the page, and every transport callback, claims the run first; the training loop steps only
-    while its claim is the newest, with the check and the step under one lock, so a claim waits for
-    an epoch in progress and the new run draws the model as it is.
-
-    The loop never writes session state: Streamlit runs callbacks holding the session state's lock,
-    and a loop that held this lock while waiting for that one would deadlock with a callback that
-    claims. It leaves its outcome here instead, which the next script run applies unless a callback
-    claimed the run first (a click decides what happens next).
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.newest = 0
-        self.outcome: dict[str, object] = {}  # session state values the last training run left
-
-    def claim(self) -> dict[str, object]:
-        """Become the newest claim; returns the outcome a finished training run left (and drops it)."""
-        with self.lock:
-            self.newest += 1
-            outcome, self.outcome = self.outcome, {}
-            return outcome
-
-    def step(self, trainer: Trainer, claim: int) -> bool:
-        """One epoch if `claim` is still the newest; False (nothing stepped) once a newer run began."""
-        with self.lock:
-            if claim != self.newest:
-                return False
-            trainer.step()
-            return True
-
-    def finish(self, claim: int, **outcome: object) -> bool:
-        """Leave the outcome for the next script run, if no newer run began; True if it was left."""
-        with self.lock:
-            if claim != self.newest:
-                return False
-            self.outcome = outcome
-            return True
 
 
 def run_owner() -> RunOwner:
@@ -177,15 +131,36 @@ def _apply(event: Event, trainer: Trainer | None = None) -> None:
     st.session_state.status = transition(Status(st.session_state.status), event, done=done, diverged=diverged)
 
 
-def sync_run(config: Config | None) -> None:
+def sync_run(config: Config | None, claim: int, caps: Limits) -> None:
     """Apply mid-run changes (learning rate, epochs) to the live run."""
     trainer: Trainer | None = st.session_state.trainer
     if trainer is None or config is None or needs_reset(config, trainer):
         return
     trainer.set_learning_rate(config.training.learning_rate)
     if config.training.epochs != trainer.config.training.epochs:
+        if not fill_snapshots(trainer, claim, caps):  # a new plan keeps other epochs: the deferred ones first
+            st.stop()  # a newer script run took the run over
         trainer.set_epochs(config.training.epochs)
         _apply(Event.MORE_EPOCHS, trainer)  # a finished run with epochs to go: Resume trains on
+
+
+def fill_snapshots(trainer: Trainer, claim: int, caps: Limits) -> bool:
+    """Make a fast run's deferred snapshots (Trainer.snapshots) by training it again, in the server's queue
+    like any training; False if a newer script run took the run over. Such a run is at most a second of
+    training, so the budget never refuses it; if it did, the snapshots would stay deferred and unshown."""
+    if not trainer.snapshots_deferred:
+        return True
+    rows = trainer.uploaded_rows[0].shape if trainer.uploaded_rows is not None else None
+    try:
+        return run_in_turns(_trained_again(trainer), Work(trainer.config, trainer.epoch, rows), caps, run_owner(),
+                            claim, None, "Training the run again for replay", trainer) is not None
+    except Refused:
+        return True
+
+
+def _trained_again(trainer: Trainer) -> Generator[int, None, bool]:
+    yield from trainer.training_again()
+    return True
 
 
 def _start(config: Config | None, dataset: Dataset | None, event: Event, caps: Limits) -> None:

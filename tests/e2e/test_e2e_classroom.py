@@ -1,15 +1,18 @@
 """A class on one server: with one training slot, runs take turns and a short one is not held up by
 long ones; with turns as long as a run, runs queue, show their place and drain in order; a teacher's
-link shows the exercise with its controls locked."""
+link shows the exercise with its controls locked; a One epoch walk takes turns too, and ends with its tab."""
 
 import re
+import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 from playwright.sync_api import expect
 
 from conftest import RESULTS, TIMEOUT_MS, Server, run_server
 from core.config import Config
+from core.epoch import EpochWalker
 from core.trainer import Trainer
 
 RUNS = {1: 100_000, 2: 100_000, 3: 1_500}  # seed: epochs; the first two train until paused
@@ -123,3 +126,51 @@ def test_teachers_link_shows_the_exercise_with_locked_controls(app, assert_snaps
     expect(app.page.get_by_role("heading", name="The code")).to_have_count(0)
     expect(app.page.locator(".js-plotly-plot .gtitle")).to_have_text(["Loss", "Weights at epoch 0"])
     assert_snapshot(app.page, "classroom_teachers_link")
+
+
+def walked(epochs: int, epoch: int) -> str:
+    """The loss before the update of epoch `epoch`, as the One epoch page's metric shows it."""
+    walker = EpochWalker(Config().replace(epochs=epochs))
+    return f"{walker.walk(epoch).loss.loss:.6g}"
+
+
+def server_idle(server: Server, timeout_s: float) -> bool:
+    """Waits until the server's CPU stays under 10% of a core for half a second, or `timeout_s` passes."""
+    process, waited = psutil.Process(server.process.pid), 0.0
+    process.cpu_percent(None)
+    while waited < timeout_s:
+        time.sleep(0.5)  # one sample of the server's CPU, not a wait for the app
+        waited += 0.5
+        if process.cpu_percent(None) < 10:
+            return True
+    return False
+
+
+@pytest.mark.timeout(600)
+def test_a_one_epoch_walk_takes_turns_beside_a_train_page_run_in_another_session(new_app):
+    """One slot, turns of 100 ms: a long Train page run keeps training while another visitor's link walks
+    3,000 epochs from the seed, and the walk ends on the weights a walk alone reaches."""
+    trainer = new_app().goto("/train?epochs=100000&live=false&seed=4")
+    trainer.button("btn_train").click()
+    started(trainer, 100_000)
+    walker = new_app()
+    walker.goto("/epoch?epochs=5000&epoch=3000&phase=update")  # waits until its script run is done
+    expect(walker.page.get_by_role("heading", name="6 · update")).to_be_visible()
+    before = walker.page.get_by_test_id("stMetric").filter(has_text="loss before the update")
+    assert before.get_by_test_id("stMetricValue").inner_text() == walked(5000, 3000)
+    progress = re.match(r"Epoch (\d+) / 100000 · .* · running", trainer.counter())
+    assert progress and 0 < int(progress[1]) < 100_000, trainer.counter()  # it trained on, in turns
+    trainer.click("btn_pause")
+
+
+@pytest.mark.timeout(600)
+def test_a_closed_one_epoch_tab_stops_its_walk(new_app, server):
+    """A walk of a few minutes (256 x 256 units, 10,000 samples, to epoch 2,000), its tab closed once the
+    progress shows: the server goes idle long before the walk could have ended."""
+    tab = new_app()
+    tab.page.goto(f"{server.url}/epoch?hidden_sizes=256,256&n_samples=10000&reduction=mean"
+                  "&epochs=5000&epoch=2000")
+    expect(tab.page.get_by_test_id("stProgress")).to_be_visible()
+    assert not server_idle(server, 1.0)  # walking
+    tab.page.context.close()
+    assert server_idle(server, 30.0), "the walk went on after its tab closed"
