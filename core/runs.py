@@ -103,27 +103,24 @@ class RunStore:
     def get(self, number: int) -> KeptRun | None:
         return next((run for run in self.runs if run.number == number), None)
 
-    def keep(self, run: KeptRun) -> str | None:
-        """Add `run`, or update the kept run of its number (keeping its name, tick and pin); returns a
-        note when the cap dropped a run."""
+    def keep(self, run: KeptRun) -> list[str]:
+        """Add `run`, or update the kept run of its number (keeping its name, tick and pin); returns the
+        names of the runs the cap dropped."""
         if (old := self.get(run.number)) is not None:
             run.name, run.ticked, run.pinned = old.name, old.ticked, old.pinned
             self.runs[self.runs.index(old)] = run
-            return None
+            return []
         self.runs.append(run)
         return self._cap()
 
-    def _cap(self) -> str | None:
+    def _cap(self) -> list[str]:
         dropped = []
         while len(self.runs) > self.max_runs:
             unpinned = [run for run in self.runs if not run.pinned]
             oldest = (unpinned or self.runs)[0]
             self.runs.remove(oldest)
             dropped.append(oldest.name)
-        if not dropped:
-            return None
-        return (f"At most {self.max_runs} runs are kept per session, so the oldest unpinned "
-                f"({', '.join(dropped)}) was dropped. Pin a run to keep it.")
+        return dropped
 
     def rename(self, number: int, name: str) -> None:
         """A new name, trimmed to 40 characters; a blank name keeps the old one."""

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import FIELDS
-from pages.parts.classroom import exercise_text, parse_exercise
+from pages.parts.classroom import exercise_text, parse_exercise, unknown_text
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
 
@@ -31,7 +31,8 @@ def test_hidden_fields_are_locked_and_unknown_names_reported():
     exercise = parse_exercise({"hide": "code,epochs,colour", "lock": "seeds"})
     assert exercise.hidden == {"code", "epochs"}
     assert exercise.locked == {"epochs", "data_source"}
-    assert exercise.errors == ("'seeds' is not a setting", "'colour' is neither a setting nor one of sidebar, code, files")
+    assert exercise.unknown == ("seeds",) and exercise.unknown_hidden == ("colour",)
+    assert unknown_text(exercise) == "seeds (not a setting); colour (neither a setting nor one of sidebar, code, files)"
 
 
 def test_no_link_parameters_change_nothing():

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -14,6 +16,12 @@ LAYER_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 DEAD_COLOUR = "#111111"
 # "none": Streamlit's theme styles the chart in the browser; a plotly template would add ~8 KB a frame.
 BASE_LAYOUT = dict(margin=dict(l=50, r=20, t=50, b=40), height=320, template="none")
+
+
+def literal(text: object) -> str:
+    """A visitor's text (a run name, a CSV column) as plotly.js shows it: it draws <a href>, <b> and the
+    like in any text as SVG links and styles, and an entity such as &lt; as its character."""
+    return html.escape(str(text), quote=False)
 
 
 def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.common import LAYER_COLOURS, MAX_POINTS, decimate
+from viz.common import LAYER_COLOURS, MAX_POINTS, decimate, literal
 
 REPLAY_COLOUR = "#9467bd"
 DASHES = ("solid", "dash", "dot", "dashdot")  # a run equal to another (Train again) still shows under it
@@ -17,9 +17,10 @@ def comparison_figure(curves: Sequence[tuple], *, log_scale: bool = True,
                       max_points: int = MAX_POINTS) -> go.Figure:
     """Each run's loss over epochs, one trace per curve, named by the run. A curve is (name, epochs, losses),
     or (name, epochs, losses, (test epochs, test losses)) for a run with a test split: its test loss is a
-    thinner dotted trace of the run's colour, named "<name> · test"."""
+    thinner dotted trace of the run's colour, named "<name> · test". Names, typed by visitors, are shown literally."""
     traces = []
     for i, (name, epochs, losses, *test) in enumerate(curves):
+        name = literal(name)
         colour = LAYER_COLOURS[i % len(LAYER_COLOURS)]
         line = dict(color=colour, width=2, dash=DASHES[i % len(DASHES)])
         traces.append(_curve(name, epochs, losses, line, log_scale, max_points))
@@ -42,7 +43,7 @@ def _curve(name: str, epochs: Sequence[int], losses: Sequence[float], line: dict
     if log_scale:
         x, y = x[y > 0], y[y > 0]
     return dict(type="scatter", x=x.astype(np.float32), y=y.astype(np.float32), mode="lines", name=name, line=line,
-                hovertemplate=f"{name}<br>epoch %{{x}}<br>loss %{{y:.6g}}<extra></extra>")
+                hovertemplate="%{fullData.name}<br>epoch %{x}<br>loss %{y:.6g}<extra></extra>")
 
 
 def mark_epoch(figure: go.Figure, epoch: int) -> go.Figure:

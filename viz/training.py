@@ -6,7 +6,6 @@ decimation and pooling), so one frame of the Train page stays under about 100 KB
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -23,6 +22,7 @@ from viz.common import (
     MAX_SIDE,
     compact,
     decimate,
+    literal,
     make_figure,
     pool,
 )
@@ -363,9 +363,8 @@ def sensitivity_figure(
 ) -> go.Figure:
     """The network's mean d y_pred / d x_i beside the coefficients that generated the data (if known).
 
-    `names` (an uploaded CSV's columns) are shown literally: plotly.js draws <a href>, <b> and the
-    like in text as SVG links and styles, and shows an entity such as &lt; as its character."""
-    names = [html.escape(str(n), quote=False) for n in names] if names is not None else [
+    `names` (an uploaded CSV's columns) are shown literally."""
+    names = [literal(n) for n in names] if names is not None else [
         f"x{i + 1}" for i in range(len(learned))]
     bars = [dict(type="bar", x=names, y=np.asarray(learned, dtype=np.float64), name="learned: mean ∂ŷ/∂xᵢ",
                  marker=dict(color=LAYER_COLOURS[0]))]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.config import FIELDS
+from pages.parts.text import listed
 
 LOCKABLE = (*FIELDS, "data_source")  # data_source: an uploaded CSV would replace the fixed data
 PARTS = ("sidebar", "code", "files")  # page parts `hide` may name besides fields
@@ -33,7 +34,8 @@ class Exercise:
     locked: frozenset[str] = frozenset()
     hidden: frozenset[str] = frozenset()  # fields and PARTS
     params: tuple[tuple[str, str], ...] = ()  # the link's lock/unlock/hide, kept in the URL
-    errors: tuple[str, ...] = ()  # names the link gave that mean nothing here
+    unknown: tuple[str, ...] = ()  # names in lock or unlock that are no setting
+    unknown_hidden: tuple[str, ...] = ()  # names in hide that are neither a setting nor a part
 
     @property
     def active(self) -> bool:
@@ -50,27 +52,20 @@ def _names(text: str) -> list[str]:
 
 def parse_exercise(params: Mapping[str, str]) -> Exercise:
     """The exercise a link's query parameters describe; unknown names are reported, not fatal."""
-    errors = []
     lock, unlock, hide = (_names(params.get(name, "")) for name in LINK_PARAMS)
     locked = set(LOCKABLE) if "all" in lock else set()
-    for name in [n for n in lock if n != "all"] + unlock:
-        if name not in LOCKABLE:
-            errors.append(f"'{name}' is not a setting")
+    unknown = [name for name in lock + unlock if name != "all" and name not in LOCKABLE]
     locked |= {n for n in lock if n in LOCKABLE}
     locked -= set(unlock)
-    hidden = set()
-    for name in hide:
-        if name in LOCKABLE or name in PARTS:
-            hidden.add(name)
-        else:
-            errors.append(f"'{name}' is neither a setting nor one of {', '.join(PARTS)}")
+    hidden = {name for name in hide if name in LOCKABLE or name in PARTS}
+    unknown_hidden = [name for name in hide if name not in hidden]
     locked |= hidden & set(LOCKABLE)
     if "sidebar" in hidden:
         locked |= set(LOCKABLE)
     if any(name in locked for name in FIELDS):
         locked.add("data_source")
     kept = tuple((name, params[name]) for name in LINK_PARAMS if params.get(name))
-    return Exercise(frozenset(locked), frozenset(hidden), kept, tuple(errors))
+    return Exercise(frozenset(locked), frozenset(hidden), kept, tuple(unknown), tuple(unknown_hidden))
 
 
 def exercise_text(exercise: Exercise) -> str:
@@ -111,14 +106,26 @@ def shows(part: str) -> bool:
     return part not in exercise().hidden
 
 
+def unknown_text(exercise: Exercise) -> str:
+    """What the link named that means nothing here, quoted as text and bounded: anyone can send a link."""
+    parts = []
+    if exercise.unknown:
+        parts.append(f"{listed(exercise.unknown)} (not a setting)")
+    if exercise.unknown_hidden:
+        parts.append(f"{listed(exercise.unknown_hidden)} (neither a setting nor one of {', '.join(PARTS)})")
+    return "; ".join(parts)
+
+
 def banner() -> None:
-    """The exercise's text, and CSS that hides the fields and parts the link names."""
+    """The exercise's text, what the link named that is unknown (a typo locks nothing: say so), and CSS
+    that hides the fields and parts the link names."""
     current = exercise()
+    if current.active:
+        st.info(exercise_text(current), icon=":material/school:")
+    if unknown := unknown_text(current):
+        st.warning(f"The teacher's link named something unknown, ignored: {unknown}.")
     if not current.active:
         return
-    st.info(exercise_text(current), icon=":material/school:")
-    if current.errors:
-        st.warning(f"The teacher's link named something unknown, ignored: {'; '.join(current.errors)}.")
     selectors = [f".st-key-{name}" for name in sorted(current.hidden & set(LOCKABLE))]
     if "sidebar" in current.hidden:
         selectors += ['[data-testid="stSidebar"]', '[data-testid="stSidebarCollapsedControl"]',

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from core.config import FIELDS, Config, ConfigError, Limits, parse_config, parse_fields, whole_number
+from core.config import FIELDS, Config, ConfigError, Limits, parse_config, parse_fields, shown, whole_number
 from core.device import cuda_unavailable_reason
 from core.epoch import PHASES, unwalked_options
 
@@ -85,7 +85,7 @@ def read_request(params: Mapping[str, str], fallback: Mapping[str, object], caps
     epoch = _epoch(params.get("epoch", "0"), epochs, errors)
     phase = params.get("phase", PHASES[0])
     if phase not in PHASES:
-        errors["phase"] = f"{phase!r} is not one of {', '.join(PHASES)}"
+        errors["phase"] = f"{shown(phase)} is not one of {', '.join(PHASES)}"
         phase = PHASES[0]
     return Request(None if errors else config, epoch, phase, errors)
 

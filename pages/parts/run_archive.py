@@ -8,6 +8,7 @@ import streamlit as st
 from core.config import LIMITS
 from core.runs import CURVE_POINTS, KeptRun, RunStore
 from core.trainer import Trainer
+from pages.parts.text import listed
 from viz.common import decimate
 
 ENDED = ("finished", "stopped", "diverged", "failed")  # train_state.Status values of a run that is over
@@ -38,12 +39,13 @@ def keep_run(trainer: Trainer | None, status: str) -> None:
     if trainer.x_test is not None:
         test_epochs, test_losses = decimate(history.epochs, history.test_losses, CURVE_POINTS)
         test_curve = (test_epochs.astype(np.int32), test_losses.astype(np.float32))
-    note = store.keep(KeptRun(
+    dropped = store.keep(KeptRun(
         number=number, name=f"run {number}", config=trainer.config,
         epochs=epochs.astype(np.int32), losses=losses.astype(np.float32), final_loss=float(history.losses[-1]),
         r_squared=trainer.r_squared() if trainer.diverged_at is None else float("nan"),
         epochs_trained=trainer.epoch, seconds=trainer.seconds, outcome=outcome,
         test_loss=float(history.test_losses[-1]), accuracy=float(history.accuracies[-1]),
         test_accuracy=float(history.test_accuracies[-1]), test_curve=test_curve))
-    if note:
-        st.session_state.runs_note = note
+    if dropped:
+        st.session_state.runs_note = (f"At most {store.max_runs} runs are kept per session, so the oldest unpinned "
+                                      f"({listed(dropped)}) was dropped. Pin a run to keep it.")

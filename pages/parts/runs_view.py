@@ -15,10 +15,12 @@ import pandas as pd
 import streamlit as st
 
 from core.config import FIELDS, Config, Limits
+from core.exports import safe_csv
 from core.runs import SNAPSHOT_BUDGET_BYTES, KeptRun, RunStore, differing_fields
 from core.trainer import Trainer
 from pages.parts.live_view import Frame, chart, counter_frame, live_figures, text_frame
 from pages.parts.run_archive import ENDED, keep_run, run_store
+from pages.parts.text import quoted
 from pages.parts.train_state import fill_snapshots
 from pages.parts.train_widgets import widget_value
 from viz import training as figures
@@ -186,7 +188,7 @@ def load_and_download(store: RunStore) -> None:
                    index=len(names) - 1)
     middle.button("Load settings", key="btn_load_run", icon=":material/settings_backup_restore:", width="stretch",
                   on_click=load_settings, args=(pick,))
-    csv = runs_table(store, every_setting=True).drop(columns=["show"]).to_csv(index=False)
+    csv = safe_csv(runs_table(store, every_setting=True).drop(columns=["show"]))
     right.download_button("Table as CSV", csv, file_name="module_lab_runs.csv", mime="text/csv", key="runs_csv",
                           icon=":material/download:", width="stretch")
 
@@ -199,4 +201,4 @@ def load_settings(pick: str) -> None:
         return
     for name, value in run.config.values().items():
         st.session_state[name] = widget_value(value)
-    st.session_state.runs_note = f"Loaded the settings of {run.name} into the sidebar."
+    st.session_state.runs_note = f"Loaded the settings of {quoted(run.name)} into the sidebar."

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import streamlit as st
 
-from core.config import ConfigError
+from core.config import SHOWN_CHARS, ConfigError
 
+LISTED = 5  # values a message lists at most; a link may name thousands
 JOINER = "\u2060"  # WORD JOINER: invisible and zero-width; it splits a pattern without showing
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark
 
@@ -26,6 +28,19 @@ def plain(text: str) -> str:
     text = re.sub(r"\s*[\r\n]+\s*", " ", text)
     text = re.sub(r"(?i)(?<=www)\.", JOINER + ".", re.sub(r"([:@])", "\\1" + JOINER, text))
     return _PUNCTUATION.sub(r"\\\1", text)
+
+
+def quoted(value: object, limit: int = SHOWN_CHARS) -> str:
+    """A visitor's value quoted in a message: cut to `limit` characters ('…' after), then `plain`."""
+    text = str(value)
+    return plain(text if len(text) <= limit else text[:limit] + "…")
+
+
+def listed(values: Sequence[object], most: int = LISTED) -> str:
+    """Visitors' values as one phrase: each `quoted`, at most `most` of them, then how many more."""
+    shown_values = [quoted(value) for value in values[:most]]
+    more = len(values) - most
+    return "; ".join(shown_values) + (f"; and {more:,} more" if more > 0 else "")
 
 
 def show_errors(error: ConfigError, what: str) -> None:

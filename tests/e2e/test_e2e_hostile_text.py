@@ -74,3 +74,21 @@ def test_hostile_text_from_a_link_a_csv_and_a_checkpoint_is_shown_literally(app)
     assert f"{LINK}.pt was refused: weight '{IMAGE}' is not part" in alert_text(app)
     assert app.page.evaluate(MARKUP_JS, EVIL) == NONE_FOUND
     assert fetched == []
+
+
+TEACHER_LINKS = {"lock": f"seed,[click me](https://{EVIL}/phish)", "hide": "![img](http://127.0.0.1:9/x.png)"}
+
+
+def test_a_teachers_link_naming_a_link_and_an_image_shows_them_as_text(app):
+    fetched = []
+    app.page.on("request", lambda request: fetched.append(request.url)
+                if urlparse(request.url).port == 9 or EVIL in (urlparse(request.url).hostname or "") else None)
+    for name, value in TEACHER_LINKS.items():
+        app.goto("/train?" + urlencode({name: value}))
+        found = app.page.evaluate(MARKUP_JS, EVIL)
+        # The page's own heading anchors link to this very URL, the link's parameters included.
+        found["links"] = [link for link in found["links"] if not link.startswith(app.base_url)]
+        assert found == NONE_FOUND
+        assert app.page.locator("img[src*='127.0.0.1:9']").count() == 0
+        assert value.split(",")[-1] in alert_text(app)
+    assert fetched == []
