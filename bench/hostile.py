@@ -1,7 +1,7 @@
-"""Hostile uploads against the app's guards: how long a refusal takes and how much memory it costs.
+"""Hostile uploads and links against the app's guards: how long a refusal takes and what it costs.
 
-    python -m bench.hostile            # CSV timings, checkpoint memory, a session's memory
-    python -m bench.hostile csv        # one group: csv, checkpoint, session
+    python -m bench.hostile            # every group
+    python -m bench.hostile csv        # one group: csv, checkpoint, session, epoch, replay, closed_tab
 
 Each measurement that reads memory runs in a fresh interpreter, so one does not inherit another's heap.
 """
@@ -16,9 +16,13 @@ import sys
 import time
 import types
 
+from pathlib import Path
+
 import pandas  # noqa: F401  imported first: its cold import is not the guard's time
 
 from core.tabular import DataError, read_csv
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CSV_CASES = {
     "1,000,000 repeated names (4 MB header)": lambda: b"abc," * 999_999 + b"abc\n1\n",
@@ -191,11 +195,101 @@ def session_memory() -> None:
             subprocess.run([sys.executable, "-m", "bench.hostile", "_session", name, threshold], check=True)
 
 
-GROUPS = {"csv": csv_timings, "checkpoint": checkpoint_memory, "session": session_memory}
+# The One epoch link of the largest network, and the lesson's network walked to its last epoch.
+LARGEST_LINK = ("hidden_sizes=512,512,512,512&n_samples=10000&reduction=mean&epochs=100000&coefficients="
+                "0.2,-1.3,-0.5")
+EPOCH_LINKS = {"largest network, epoch 99,999": f"{LARGEST_LINK}&epoch=99999",
+               "largest network, epoch 5": f"{LARGEST_LINK}&epoch=5",
+               "the lesson's network, epoch 20,000": "epochs=100000&epoch=20000"}
+
+
+def _epoch_link_in_this_process(name: str, query: str) -> None:
+    from urllib.parse import parse_qsl
+
+    from streamlit.testing.v1 import AppTest
+
+    from pages.parts.sharing import calibration
+    from core.config import LIMITS
+
+    calibration(LIMITS)  # once per server, not the link's cost
+    at = AppTest.from_file(str(ROOT / "pages" / "epoch.py"), default_timeout=3_600)
+    at.query_params.update(dict(parse_qsl(query)))
+    cpu, wall = time.process_time(), time.perf_counter()
+    at.run()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    outcome = at.error[0].value[:60] + "…" if at.error else f"drew {at.subheader[0].value}"
+    print(f"| {name} | {cpu:.2f} s | {wall:.2f} s | {outcome} |")
+
+
+def epoch_links() -> None:
+    """CPU seconds a One epoch link costs the server, each in a fresh interpreter (AppTest of the page)."""
+    print("| link | CPU | wall | outcome |")
+    for name, query in EPOCH_LINKS.items():
+        subprocess.run([sys.executable, "-m", "bench.hostile", "_epoch", name, query], check=True,
+                       stderr=subprocess.DEVNULL)
+
+
+def replay_training_again() -> None:
+    """The replay slider's first look at a fast short run: it trains the run again (in a slot, in turns)."""
+    from core.config import Config
+    from core.trainer import Trainer
+
+    print("| run | epochs trained again | CPU | wall |")
+    for name, config in {"lesson, 200 epochs": Config(), "xor, 200 epochs": Config().replace(dataset="xor")}.items():
+        run = Trainer(config)
+        while not run.done:
+            run.step()
+        deferred = run.snapshots_deferred
+        cpu, wall = time.process_time(), time.perf_counter()
+        steps = sum(1 for _ in run.training_again())
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(f"| {name} | {steps} (deferred: {deferred}) | {cpu:.3f} s | {wall:.3f} s |")
+
+
+def closed_tab() -> None:
+    """A real server and Chromium: a walk (and a Train page run) going, its tab closed; seconds until the
+    server's CPU falls under 10% of a core, and CPU seconds it used from the close until then."""
+    import psutil
+    from playwright.sync_api import sync_playwright
+
+    from bench.browser import Server, launch
+
+    cases = {"One epoch, largest network to epoch 20": (f"epoch?{LARGEST_LINK}&epoch=20", "Training from the seed"),
+             "Train, lesson's network, 100,000 epochs": ("train?epochs=100000&live=false", None)}
+    print("| tab | closed to idle | CPU after the close |")
+    with Server(ROOT) as server, sync_playwright() as playwright:
+        server.wait_healthy()
+        browser = launch(playwright)
+        process = psutil.Process(server.process.pid)
+        for name, (path, busy_text) in cases.items():
+            page = browser.new_page()
+            page.goto(f"{server.url}/{path}")
+            if busy_text is None:
+                page.click(".st-key-btn_train button:not([disabled])", timeout=120_000)
+                busy_text = "Epoch 1"
+            page.wait_for_function(f"() => document.body.innerText.includes({busy_text!r})", timeout=120_000)
+            time.sleep(1.0)  # well into the training
+            used = sum(process.cpu_times()[:2])
+            closed = time.perf_counter()
+            page.close()
+            process.cpu_percent(None)
+            while time.perf_counter() - closed < 60:
+                time.sleep(0.1)
+                if process.cpu_percent(None) < 10:
+                    break
+            print(f"| {name} | {time.perf_counter() - closed:.2f} s | {sum(process.cpu_times()[:2]) - used:.2f} s |")
+        browser.close()
+
+
+GROUPS = {"csv": csv_timings, "checkpoint": checkpoint_memory, "session": session_memory, "epoch": epoch_links,
+          "replay": replay_training_again, "closed_tab": closed_tab}
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["_session"]:
         _session_in_this_process(sys.argv[2], sys.argv[3])
+        sys.exit()
+    if sys.argv[1:2] == ["_epoch"]:
+        _epoch_link_in_this_process(sys.argv[2], sys.argv[3])
         sys.exit()
     if sys.argv[1:2] == ["_load"]:
         _load_in_this_process(sys.argv[2], sys.argv[3])
