@@ -7,7 +7,7 @@ import sys
 
 import streamlit as st
 
-from pages.parts.site import navigation
+from pages.ui.common.site import navigation
 
 page = navigation()  # first: the real pages and title are on screen while torch loads
 # In every run, so that the page's elements keep their places in the main block: one that moved
@@ -20,8 +20,8 @@ if "torch" not in sys.modules:  # the first visit after the server started
 
     loading.empty()
 
-from core.admission import server_idle  # noqa: E402
-from core.device import (  # noqa: E402  (after the navigation)
+from server.admission import server_idle  # noqa: E402
+from server.process import (  # noqa: E402  (after the navigation)
     collect_garbage,
     freeze_imported_objects,
     return_freed_tensors_to_the_system,

@@ -216,7 +216,7 @@ class Bench:
     # ------------------------------------------------------------ classroom ---
 
     def server_caps(self):
-        """The caps (core.config.Limits) a server started by this bench reads: MODULE_LAB_* from its environment."""
+        """The limits (core.config.Limits) a server started by this bench reads: MODULE_LAB_* from its environment."""
         from core.config import Limits
 
         return Limits.from_mapping({**os.environ, **self.env})
@@ -228,25 +228,25 @@ class Bench:
         from core.config import Config
         from core.trainer import Trainer
 
-        caps, epochs = self.server_caps(), self.class_epochs
+        limits, epochs = self.server_caps(), self.class_epochs
         expected = Trainer(Config().replace(epochs=epochs))
         while not expected.done:
             expected.step()
 
         def alone(runs: int) -> list[dict]:
-            return class_run(self.app, 1, epochs, caps.max_concurrent_runs, self.env, caps.max_turn_ms, runs)
+            return class_run(self.app, 1, epochs, limits.max_concurrent_runs, self.env, limits.max_turn_ms, runs)
 
         for n in self.class_sizes:
             if n == 1:
-                results = {caps.max_turn_ms: median_run(alone(3))}
-                around = [results[caps.max_turn_ms]]
+                results = {limits.max_turn_ms: median_run(alone(3))}
+                around = [results[limits.max_turn_ms]]
             else:  # both ways, between the same runs alone just before and after (around_class)
                 results, around = around_class(n, alone, lambda: {
-                    turn_ms: class_run(self.app, n, epochs, caps.max_concurrent_runs, self.env, turn_ms)[0]
-                    for turn_ms in (caps.max_turn_ms, NO_TURNS_MS)})
+                    turn_ms: class_run(self.app, n, epochs, limits.max_concurrent_runs, self.env, turn_ms)[0]
+                    for turn_ms in (limits.max_turn_ms, NO_TURNS_MS)})
             baseline = epochs / one_after_another(around)["seconds"]
             for turn_ms, result in results.items():
-                self.samples[f"classroom {n}" + ("" if turn_ms == caps.max_turn_ms else " no turns")] = {
+                self.samples[f"classroom {n}" + ("" if turn_ms == limits.max_turn_ms else " no turns")] = {
                     **result, "alone": around}
                 self.rows.append(classroom_row(result, expected.history.losses[-1], baseline,
                                                turns=turn_ms != NO_TURNS_MS))
@@ -264,7 +264,7 @@ class Bench:
         with browser.Server(self.app, env=self.env) as server:
             server.wait_healthy()
             server_class.run_sync(server_class.one_run(server.url, 10))  # warm-up: torch imported, first-run costs paid
-            caps = self.server_caps()
+            limits = self.server_caps()
 
             def alone(runs: int) -> list[dict]:
                 return [server_class.class_run(server.url, server.process.pid, 1, epochs) for _ in range(runs)]
@@ -278,11 +278,11 @@ class Bench:
                     result["alone"] = around
                 log(server_class.describe(result, expected))
                 # The machine's own noise: the same runs through the same queue in a plain process, just after.
-                plain = (class_run(self.app, n, epochs, caps.max_concurrent_runs, self.env, caps.max_turn_ms)[0]
+                plain = (class_run(self.app, n, epochs, limits.max_concurrent_runs, self.env, limits.max_turn_ms)[0]
                          if n > 1 else None)
                 self.samples[f"server class {n}"] = {**result, "plain": plain}
                 self.rows += server_class_rows(result, expected, one_after_another(result.get("alone", [result])),
-                                               caps.max_concurrent_runs, plain)
+                                               limits.max_concurrent_runs, plain)
 
     # ----------------------------------------------------------------- size ---
 

@@ -1,6 +1,6 @@
 """A class on one server, in-process: N sessions' training loops at once through the server's queue.
 
-Each session is a thread that joins the app's queue (core/admission.py), waits for its slot, steps
+Each session is a thread that joins the app's queue (server/admission.py), waits for its slot, steps
 its own Trainer to the end in turns of TURN_MS (passing the slot on whenever its turn is over and
 another waits) and gives the slot back, as the Train page's loop does; no websocket, browser or
 drawing is involved, so the figures are the training and admission costs alone. Run in a fresh
@@ -16,10 +16,10 @@ import time
 
 import psutil
 
-import pages.parts  # noqa: F401  (torch threads set as in the app)
-from core.admission import FairQueue
+import pages.ui  # noqa: F401  (torch threads set as in the app)
 from core.config import Config
 from core.trainer import Trainer
+from server.admission import FairQueue
 
 
 def session(queue: FairQueue, config: Config, out: dict) -> None:

@@ -1,5 +1,5 @@
 """Bytes of chart data in one live frame: every figure the Train page's live view draws
-(pages/parts/live_view.py live_figures), as the JSON that st.plotly_chart sends
+(pages/ui/train/live_view.py live_figures), as the JSON that st.plotly_chart sends
 (plotly.io.to_json(fig, validate=False))."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import plotly.io as pio
 
 from core.config import Config
 from core.trainer import Trainer
-from pages.parts.live_view import live_figures
+from pages.ui.train.live_view import live_figures
 
 
 def frame_bytes(config: Config, trained_epochs: int | None = None) -> int:

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import types
-
 from pathlib import Path
 
 import pandas  # noqa: F401  imported first: its cold import is not the guard's time
@@ -81,7 +80,7 @@ def _checkpoint_file(kind: str) -> bytes:
     if kind == "memo bomb":  # the file: one float referenced 7.5 million times
         history["losses"] = [1.5] * 7_500_000
         module = types.SimpleNamespace(Pickler=MemoFloats, __name__="pickle")
-    elif kind == "distinct floats":  # as many as version 1 allowed at the caps, each written out, in lists
+    elif kind == "distinct floats":  # as many as version 1 allowed at the limits, each written out, in lists
         for name in ("losses", "learning_rates"):
             history[name] = [float(i) for i in range(200_000)]
         history["grad_norms"] = {name: [float(i) for i in range(200_000)] for name in history["grad_norms"]}
@@ -155,8 +154,8 @@ def _session_in_this_process(name: str, threshold: str) -> None:
 
     from bench.frame_size import live_figures
     from core.config import Config, estimated_memory_mb
-    from core.device import return_freed_tensors_to_the_system
     from core.trainer import Trainer
+    from server.process import return_freed_tensors_to_the_system
 
     if threshold == "fixed":
         return_freed_tensors_to_the_system()  # as app.py does
@@ -208,10 +207,10 @@ def _epoch_link_in_this_process(name: str, query: str) -> None:
 
     from streamlit.testing.v1 import AppTest
 
-    from pages.parts.sharing import calibration
-    from core.config import LIMITS
+    from server.gate import calibration
+    from server.limits import SERVER_LIMITS
 
-    calibration(LIMITS)  # once per server, not the link's cost
+    calibration(SERVER_LIMITS)  # once per server, not the link's cost
     at = AppTest.from_file(str(ROOT / "pages" / "epoch.py"), default_timeout=3_600)
     at.query_params.update(dict(parse_qsl(query)))
     cpu, wall = time.process_time(), time.perf_counter()

@@ -1,4 +1,4 @@
-"""A Train page rerun's script CPU, with the start view shared across sessions (pages/parts/shared_figures.py)
+"""A Train page rerun's script CPU, with the start view shared across sessions (server/figure_cache.py)
 or built by each session as before: every click and every page open of a class pays it, while a run trains.
 
     python -m bench.rerun    # the lesson and xor, 20 reruns each way, interleaved
@@ -43,15 +43,15 @@ def timed_script_runs() -> Iterator[list[float]]:
 def start_view_shared(shared: bool) -> Iterator[None]:
     """Keep figures as the app does, or keep none (and drop what is kept): each session then builds
     its own, as before."""
-    from pages.parts import shared_figures
+    from server import figure_cache
 
-    bound, kept = shared_figures.KEPT, shared_figures._kept
+    bound, kept = figure_cache.KEPT, figure_cache._kept
     if not shared:
-        shared_figures.KEPT, shared_figures._kept = 0, type(kept)()
+        figure_cache.KEPT, figure_cache._kept = 0, type(kept)()
     try:
         yield
     finally:
-        shared_figures.KEPT, shared_figures._kept = bound, kept
+        figure_cache.KEPT, figure_cache._kept = bound, kept
 
 
 def script_ms(query: dict[str, str], reruns: int, shared: bool) -> float:

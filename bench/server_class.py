@@ -30,10 +30,10 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-PAGE = "train"  # the Train page's url_path (pages/parts/site.py)
+PAGE = "train"  # the Train page's url_path (pages/ui/common/site.py)
 TRAIN_KEY = "btn_train"  # the Train button's widget key (pages/train.py); its id ends with it
-COUNTER = re.compile(r"^\*\*Epoch (\d+) / (\d+)\*\*")  # pages/parts/live_view.py counter_frame
-QUEUED = re.compile(r"Queued: (\d+) runs? ahead")  # pages/parts/sharing.py queue_text
+COUNTER = re.compile(r"^\*\*Epoch (\d+) / (\d+)\*\*")  # pages/ui/train/live_view.py counter_frame
+QUEUED = re.compile(r"Queued: (\d+) runs? ahead")  # server/gate.py queue_text
 FINISHED = ForwardMsg.ScriptFinishedStatus.FINISHED_SUCCESSFULLY
 TIMEOUT_S = 900.0  # one session's page load or run; far beyond 30 lesson runs queued on 2 cores
 
@@ -260,7 +260,7 @@ def class_run(url: str, server_pid: int, n: int, epochs: int) -> dict:
 
 def expected_loss(epochs: int) -> str:
     """A plain Trainer run of the lesson's config, its final loss as the page shows it ("Final loss")."""
-    import pages.parts  # noqa: F401  (torch threads set as in the app)
+    import pages.ui  # noqa: F401  (torch threads set as in the app)
     from core.config import Config
     from core.trainer import Trainer
 

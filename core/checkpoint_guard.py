@@ -1,6 +1,6 @@
 """What a checkpoint file may contain, checked before torch reads a byte of it: an uncompressed zip of
 bounded size, and a pickle of only what torch.save writes for a Module Lab run, with no more values
-than a run within the caps holds. Nothing is unpickled here."""
+than a run within the limits holds. Nothing is unpickled here."""
 
 from __future__ import annotations
 
@@ -78,13 +78,13 @@ _GLOBALS = {b"torch._utils\n_rebuild_tensor_v2", b"collections\nOrderedDict",
 MAX_REFERENCES = 2_000  # a checkpoint of the largest network makes ~300; a memo bomb, millions
 MAX_TEXT = 1_000  # characters in one string: field names, parameter names, config text
 # Pickle opcodes: the config, ~50 tensor records and the learning-rate changes (3 a change) of a run
-# at the caps make ~1,500; the history is tensors (version 2), counted in bytes by check_archive.
+# at the limits make ~1,500; the history is tensors (version 2), counted in bytes by check_archive.
 MAX_VALUES = 20_000
 
 
 def check_pickle(pickled: bytes) -> None:
     """Walk data.pkl's opcodes without making any object: refuse what Module Lab never writes, and
-    more values than a run within the caps holds, before torch's unpickler materialises them (a
+    more values than a run within the limits holds, before torch's unpickler materialises them (a
     15 MB pickle of 7.5 million references to one float took the server from 434 to 2,499 MB)."""
     position, count, references, budget = 0, 0, 0, MAX_VALUES
     while position < len(pickled):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -43,7 +42,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps that keep one session of the shared demo small; override with MODULE_LAB_<NAME>."""
+    """Limits on what one config may ask for; override with MODULE_LAB_<NAME> (server/limits.py adds the
+    server's own: time per run, runs at once, turns)."""
 
     max_samples: int = 10_000  # rows of generated or uploaded data
     max_features: int = 20  # input columns (3 for the lesson's target)
@@ -53,14 +53,6 @@ class Limits:
     max_epochs: int = 100_000
     max_memory_mb: int = 200  # estimated peak of one training step, see estimated_memory_mb
     max_runs: int = 20  # ended runs kept per session for comparison (core/runs.py)
-    max_run_seconds: int = 600  # estimated training time of one run on this machine (core/budget.py)
-    max_wall_seconds: int = 900  # a run stops after this much training, over all its resumes
-    # runs training at once per server; one core is left for serving pages (a 31st visitor's page
-    # took 22 s to load while 30 runs shared both cores)
-    max_concurrent_runs: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1))
-    # a run trains this long at most while another waits for a slot, then goes to the back of the
-    # line (core/admission.py); a class's runs all move along, and a long one holds up no one
-    max_turn_ms: int = 100
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> Limits:
@@ -258,9 +250,9 @@ def parse_fields(
 ) -> tuple[dict[str, object], dict[str, str]]:
     """Each field on its own: (values, with `base`'s where raw is missing or bad; {field: error}).
 
-    Lets a shared link keep its good values when some are bad; the caps on the whole
+    Lets a shared link keep its good values when some are bad; the limits on the whole
     network are checked by parse_config. Values taken from `base` are checked too, since
-    lowered caps (MODULE_LAB_MAX_EPOCHS=100) can rule out a default.
+    lowered limits (MODULE_LAB_MAX_EPOCHS=100) can rule out a default.
     """
     specs = FIELDS if limits == LIMITS else field_specs(limits)
     values = (base or Config()).values()
@@ -324,7 +316,7 @@ def estimated_memory_mb(config: Config, data_shape: tuple[int, int] | None = Non
     data_shape is (rows, features) of uploaded data, else the config's synthetic data.
     Measured (python -m bench.hostile session): 4 x 512 units on 10,000 samples of 20 features
     is estimated at 177 MB and peaked at +130 MB with app.py's allocator setting
-    (core.device.return_freed_tensors_to_the_system), +324 MB without it.
+    (server.process.return_freed_tensors_to_the_system), +324 MB without it.
     """
     n_samples, n_features = data_shape or (config.data.n_samples, config.data.n_features)
     sizes = config.layer_sizes(n_features)
@@ -333,7 +325,7 @@ def estimated_memory_mb(config: Config, data_shape: tuple[int, int] | None = Non
 
 
 def check_size(config: Config, limits: Limits, data_shape: tuple[int, int] | None = None) -> None:
-    """Refuse a config over the caps, or whose test split leaves a side empty, before anything is allocated."""
+    """Refuse a config over the limits, or whose test split leaves a side empty, before anything is allocated."""
     check_split(config, data_shape[0] if data_shape else None)
     count = parameter_count(config.layer_sizes(data_shape[1] if data_shape else None))
     if count > limits.max_parameters:

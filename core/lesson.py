@@ -19,7 +19,6 @@ from torch import nn
 from core.config import ACTIVATIONS, ConfigError, whole_number
 from core.device import type_label
 
-
 MAX_FEATURES = 512  # per side of an nn.Linear, the Train page's max_units
 MAX_BATCH = 1000  # rows of x
 MAX_LAYERS = 12  # modules in the Models page's nn.Sequential

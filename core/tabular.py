@@ -57,7 +57,7 @@ class Dataset:
 
 
 def read_csv(data: bytes, limits: Limits = LIMITS, max_bytes: int = MAX_CSV_BYTES) -> pd.DataFrame:
-    """The uploaded file as a DataFrame with a header row, within the caps; else DataError."""
+    """The uploaded file as a DataFrame with a header row, within the limits; else DataError."""
     if not data.strip():
         raise DataError("the file is empty")
     if len(data) > max_bytes:

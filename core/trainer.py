@@ -24,8 +24,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from core.boundary import BoundaryData, boundary_data
 from core.config import Config, ModelConfig, test_rows
 from core.data import make_data
-from core.history import History
 from core.device import resolve_device, torch_threads, use_torch_threads
+from core.history import History
 from core.model import build_model
 from core.runs import snapshot_count, snapshot_epochs
 from core.snapshots import Snapshot, SnapshotStore, model_tensors

@@ -9,15 +9,15 @@ from collections.abc import Generator
 
 import streamlit as st
 
-import pages.parts  # noqa: F401  (first-run fix, see pages/parts/__init__.py)
-from core.epoch import PHASES, EpochWalk, EpochWalker, graph_text, moved
+import pages.ui  # noqa: F401  (first-run fix, see pages/ui/__init__.py)
 from core.codegen import r_training_script, training_script
-from pages.parts.code_panel import code_panel
-from pages.parts.epoch_link import Request, epoch_query, read_request
-from pages.parts.epoch_text import SENTENCES, grad_summary, lesson_loop, step_label
-from pages.parts.sharing import Refused, RunOwner, Work, run_in_turns
-from pages.parts.text import plain
-from pages.parts.train_widgets import limits
+from core.epoch import PHASES, EpochWalk, EpochWalker, graph_text, moved
+from pages.ui.common.code_panel import code_panel
+from pages.ui.common.limits import read_limits
+from pages.ui.common.text import plain
+from pages.ui.epoch.link import Request, epoch_query, read_request
+from pages.ui.epoch.text import SENTENCES, grad_summary, lesson_loop, step_label
+from server.gate import Refused, RunOwner, Work, run_in_turns
 from viz import epoch as figures
 
 TITLES = {"forward": "1 · forward", "loss": "2 · loss", "graph": "3 · the autograd graph", "zero_grad": "4 · zero_grad",
@@ -26,7 +26,7 @@ TITLES = {"forward": "1 · forward", "loss": "2 · loss", "graph": "3 · the aut
 
 def request() -> Request:
     """The URL's request, its config kept in the URL so that the page is a link to itself."""
-    asked = read_request(st.query_params.to_dict(), st.session_state.get("train_values", {}), limits())
+    asked = read_request(st.query_params.to_dict(), st.session_state.get("train_values", {}), read_limits())
     if asked.errors:
         lines = "\n".join(f"- **{name}**: {plain(message)}" for name, message in asked.errors.items())
         st.error(f"This link's settings are not valid, so there is no epoch to show until they are fixed:\n\n{lines}")
@@ -71,7 +71,7 @@ def _walk(asked: Request) -> EpochWalk | None:
     steps = walker.steps_before(asked.epoch) + EpochWalker.WALK_STEPS
     cost = Work(asked.config, steps, reaching=asked.epoch)
     label = f"Training from the seed to epoch {asked.epoch:,}, as the Train page did"
-    return run_in_turns(walking(walker, asked.epoch), cost, limits(), owner, claim, st.empty(), label, walker)
+    return run_in_turns(walking(walker, asked.epoch), cost, read_limits(), owner, claim, st.empty(), label, walker)
 
 
 def walking(walker: EpochWalker, epoch: int) -> Generator[int, None, EpochWalk]:

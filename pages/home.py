@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__.py)
+import pages.ui  # noqa: F401  (first, before torch: see pages/ui/__init__.py)
 from core.config import Config, ConfigError, parse_config
-from pages.parts.site import LESSON_PAGES
+from pages.ui.common.site import LESSON_PAGES
 from viz.lesson import network_figure
+
 
 def train_config() -> tuple[Config, str]:
     """The config the Train page's widgets hold now, or the defaults, with a sentence saying which."""

@@ -7,13 +7,17 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
-import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__.py)
-
+import pages.ui  # noqa: F401  (first, before torch: see pages/ui/__init__.py)
 from core import lesson, linear_lesson
 from core.codegen import linear_code
-from pages.parts.code_panel import code_panel
-from pages.parts.lesson_widgets import (
-    checked, keep_values, show_printout, show_tensor, step_columns, upstream_picker,
+from pages.ui.common.code_panel import code_panel
+from pages.ui.lessons.widgets import (
+    checked,
+    keep_values,
+    show_printout,
+    show_tensor,
+    step_columns,
+    upstream_picker,
 )
 from viz.lesson import grad_fn_figure, init_range_figure
 

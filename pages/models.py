@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__.py)
-
+import pages.ui  # noqa: F401  (first, before torch: see pages/ui/__init__.py)
 from core import lesson, sequential_lesson
 from core.codegen import sequential_code
-from pages.parts.code_panel import code_panel
-from pages.parts.device_radio import device_radio
-from pages.parts.lesson_widgets import (
-    checked, keep_values, show_printout, show_tensor, step_columns, upstream_picker,
+from pages.ui.common.code_panel import code_panel
+from pages.ui.common.device_radio import device_radio
+from pages.ui.lessons.widgets import (
+    checked,
+    keep_values,
+    show_printout,
+    show_tensor,
+    step_columns,
+    upstream_picker,
 )
 from viz.lesson import network_figure
 from viz.training import gradients_figure

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-import pages.parts  # noqa: F401  (first, before torch: see pages/parts/__init__.py)
-
+import pages.ui  # noqa: F401  (first, before torch: see pages/ui/__init__.py)
 from core.codegen import r_training_script, training_script
 from core.config import ConfigError
 from core.device import cuda_unavailable_reason
 from core.trainer import Trainer, device_seconds
-from pages.parts import classroom
-from pages.parts import train_state as state
-from pages.parts.code_panel import code_panel
-from pages.parts.epoch_link import inspect_epoch_link
-from pages.parts.flush import before_rerun
-from pages.parts.live_view import LiveView, first_frame, start_frame, train_live
-from pages.parts.runs_view import draw_run, runs_section
-from pages.parts.sharing import Refused, Work, give_back_held_slot, run_in_turns
-from pages.parts.text import show_errors
-from pages.parts.train_files import checkpoint_uploader, download_buttons
-from pages.parts.train_widgets import config_sidebar
+from pages.ui.common.code_panel import code_panel
+from pages.ui.common.text import show_errors
+from pages.ui.epoch.link import inspect_epoch_link
+from pages.ui.train import state, teacher_link
+from pages.ui.train.files import checkpoint_uploader, download_buttons
+from pages.ui.train.live_view import LiveView, first_frame, start_frame, train_live
+from pages.ui.train.runs import draw_run, runs_section
+from pages.ui.train.sidebar import config_sidebar
+from server.gate import Refused, Work, give_back_held_slot, run_in_turns
+from server.streamlit_internals import before_rerun
 from viz import training as figures
 
 st.title("Train")
@@ -32,9 +30,9 @@ st.caption(
 
 claim = state.init()  # this script run now owns the session's run (train_state.RunOwner)
 setup = config_sidebar()
-classroom.banner()  # a teacher's link: the exercise, and what it hides
+teacher_link.banner()  # a teacher's link: the exercise, and what it hides
 config, view = setup.config, setup.view
-state.sync_run(config, claim, setup.caps)
+state.sync_run(config, claim, setup.limits)
 trainer: Trainer | None = st.session_state.get("trainer")
 
 DEVICES = ("cpu", "cuda")
@@ -80,10 +78,10 @@ def show_controls() -> None:
     blocked = config is None or state.needs_reset(config, trainer)
     cols = st.columns(5)
     cols[0].button(state.play_label(trainer, status), key="btn_train", icon=":material/play_arrow:", type="primary",
-                   on_click=state.on_train, args=(config, setup.dataset, setup.caps), width="stretch", disabled=blocked or status == state.Status.RUNNING)
+                   on_click=state.on_train, args=(config, setup.dataset, setup.limits), width="stretch", disabled=blocked or status == state.Status.RUNNING)
     cols[1].button("Pause", key="btn_pause", icon=":material/pause:", on_click=state.on_pause, width="stretch",
                    disabled=status != state.Status.RUNNING)
-    cols[2].button("Step", key="btn_step", icon=":material/skip_next:", on_click=state.on_step, args=(config, setup.dataset, setup.caps),
+    cols[2].button("Step", key="btn_step", icon=":material/skip_next:", on_click=state.on_step, args=(config, setup.dataset, setup.limits),
                    width="stretch", disabled=blocked or not state.can_step(trainer, status),
                    help="Train one epoch, then pause.")
     cols[3].button("Stop", key="btn_stop", icon=":material/stop:", on_click=state.on_stop, width="stretch",
@@ -152,7 +150,7 @@ def show_device_timing() -> None:
         if st.button("Time 50 epochs on each", key="btn_time_devices", disabled=st.session_state.status == state.Status.RUNNING):
             work = Work(config, len(DEVICES) * (TIMED_EPOCHS + 5), None if setup.dataset is None else setup.dataset.x.shape)
             try:
-                times = run_in_turns(device_seconds(config, DEVICES, TIMED_EPOCHS), work, setup.caps,
+                times = run_in_turns(device_seconds(config, DEVICES, TIMED_EPOCHS), work, setup.limits,
                                      state.run_owner(), claim, st.empty(), "Timing each device", state.run_owner())
             except Refused as refused:
                 st.error(refused.message)
@@ -167,7 +165,7 @@ def show_device_timing() -> None:
 
 def show_code() -> None:
     """The whole training script for this config: run it and it prints the losses shown above."""
-    if config is None or not classroom.shows("code"):
+    if config is None or not teacher_link.shows("code"):
         return
     st.subheader("The code")
     if setup.dataset is not None:
@@ -177,12 +175,12 @@ def show_code() -> None:
 
 
 def show_files() -> None:
-    if not classroom.shows("files"):
+    if not teacher_link.shows("files"):
         return
     st.subheader("Save and load")
     download_buttons(config, trainer)
-    if not classroom.exercise().locked:  # a checkpoint brings its own settings
-        checkpoint_uploader(setup.caps)
+    if not teacher_link.exercise().locked:  # a checkpoint brings its own settings
+        checkpoint_uploader(setup.limits)
 
 
 def show_problems(errors: ConfigError | None) -> None:
@@ -212,16 +210,16 @@ if ready_to_start:
     # so the browser updates the start view's plots in place instead of building new ones.
     live_view.progress.info("Press **Train** to train live, or **Step** to run one epoch at a time.")
 if training:
-    if not train_live(trainer, live_view, single_step, claim, setup.caps):
+    if not train_live(trainer, live_view, single_step, claim, setup.limits):
         st.stop()  # a newer script run owns the session's run and draws the page
-    before_rerun()  # the final frame sent and drawn first (pages/parts/flush.py)
+    before_rerun()  # the final frame sent and drawn first (server/streamlit_internals.py)
     st.rerun()  # redraw the controls for the new status
 elif trainer is not None:
-    draw_run(live_view, trainer, st.session_state.status, claim, setup.caps)
+    draw_run(live_view, trainer, st.session_state.status, claim, setup.limits)
     show_outcome(trainer)
     if st.session_state.status == state.Status.PAUSED:
         inspect_epoch_link(trainer)
-runs_section(trainer, st.session_state.status, setup.caps.max_runs)
+runs_section(trainer, st.session_state.status, setup.limits.max_runs)
 show_model_summary()
 show_device_timing()
 show_code()
@@ -229,4 +227,4 @@ show_files()
 if ready_to_start:
     # Last: nothing above waits for building the start view's Trainer and figures.
     live_view.show(start_frame(state.initial_run(config, setup.dataset), view["log_scale"]))
-give_back_held_slot()  # the outcome is drawn: the next run in line starts at full speed (pages/parts/sharing.py)
+give_back_held_slot()  # the outcome is drawn: the next run in line starts at full speed (server/gate.py)

@@ -1,8 +1,8 @@
-"""What a reader sees of Markdown the app escaped with pages.parts.text.plain, for tests that read it."""
+"""What a reader sees of Markdown the app escaped with pages.ui.common.text.plain, for tests that read it."""
 
 import re
 
-from pages.parts.text import JOINER
+from pages.ui.common.text import JOINER
 
 
 def displayed(markdown: str) -> str:

@@ -1,9 +1,9 @@
-"""The server's queue (core/admission.py): order, places, slots, release, and equal shares (threads)."""
+"""The server's queue (server/admission.py): order, places, slots, release, and equal shares (threads)."""
 
 import threading
 import time
 
-from core.admission import FairQueue
+from server.admission import FairQueue
 
 
 def test_first_come_first_served_with_places():

@@ -92,12 +92,12 @@ def test_a_boundary_frame_stays_well_under_100_kb(network):
 
 def test_the_rerun_group_times_both_ways_and_leaves_the_shared_figures_as_they_were():
     from bench.rerun import compare
-    from pages.parts import shared_figures
+    from server import figure_cache
 
-    kept, bound = shared_figures._kept, shared_figures.KEPT
+    kept, bound = figure_cache._kept, figure_cache.KEPT
     samples = compare({}, reruns=1, rounds=1)
     assert set(samples) == {"shared", "per session"} and all(len(ms) == 1 and ms[0] > 0 for ms in samples.values())
-    assert shared_figures._kept is kept and shared_figures.KEPT == bound and "rerun" in GROUPS
+    assert figure_cache._kept is kept and figure_cache.KEPT == bound and "rerun" in GROUPS
 
 
 def test_the_in_process_class_takes_turns_as_the_page_does_and_every_loss_is_a_lone_runs():

@@ -5,8 +5,15 @@ import pytest
 import torch
 from torch import nn
 
-from core.boundary import (GRID_SIZES, MAX_GRID_MACS, MAX_UNITS, boundary_data, grid_size_for, plane_extent,
-                           plane_outputs)
+from core.boundary import (
+    GRID_SIZES,
+    MAX_GRID_MACS,
+    MAX_UNITS,
+    boundary_data,
+    grid_size_for,
+    plane_extent,
+    plane_outputs,
+)
 from viz.boundary import boundary_figures
 
 

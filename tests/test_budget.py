@@ -1,11 +1,12 @@
-"""The compute budget (core/budget.py): the estimate's arithmetic, its message, the training clock."""
+"""The compute budget (server/budget.py): the estimate's arithmetic, its message, the training clock."""
 
 import gc
 
-from core.budget import TRAINING_CLOCK, Calibration, TrainingClock, estimate, fit, work_units
-from core.config import Config, Limits, parameter_count
+from core.config import Config, parameter_count
 from core.trainer import Trainer
-from pages.parts.sharing import refusal_text
+from server.budget import TRAINING_CLOCK, Calibration, TrainingClock, estimate, fit, work_units
+from server.gate import refusal_text
+from server.limits import ServerLimits
 
 CALIBRATION = Calibration(overhead=0.001, per_unit=1e-9)  # 1 ms a step plus 1 ns per parameter x sample
 
@@ -25,7 +26,7 @@ def test_fit_passes_through_both_measurements():
 
 def test_estimate_of_the_largest_run_is_refused_with_a_way_out():
     config = Config().replace(hidden_sizes=(512,) * 4, n_samples=10_000, epochs=100_000)
-    cost = estimate(config, Limits(max_run_seconds=600), calibration=CALIBRATION)
+    cost = estimate(config, ServerLimits(max_run_seconds=600), calibration=CALIBRATION)
     per_epoch = 0.001 + 1e-9 * parameter_count([3, 512, 512, 512, 512, 1]) * 10_000
     assert abs(cost.seconds - 100_000 * per_epoch) < 1e-6
     assert cost.over and cost.epochs_that_fit == int(600 / per_epoch)
@@ -36,7 +37,7 @@ def test_estimate_of_the_largest_run_is_refused_with_a_way_out():
 
 def test_a_walk_over_the_budget_names_its_epoch_and_the_epochs_that_fit():
     config = Config().replace(hidden_sizes=(512,) * 4, n_samples=10_000, epochs=100_000)
-    cost = estimate(config, Limits(max_run_seconds=600), calibration=CALIBRATION, epochs=100_001)
+    cost = estimate(config, ServerLimits(max_run_seconds=600), calibration=CALIBRATION, epochs=100_001)
     per_epoch = 0.001 + 1e-9 * parameter_count([3, 512, 512, 512, 512, 1]) * 10_000
     assert abs(cost.seconds - 100_001 * per_epoch) < 1e-6
     text = refusal_text(cost, reaching=99_999)
@@ -45,7 +46,7 @@ def test_a_walk_over_the_budget_names_its_epoch_and_the_epochs_that_fit():
 
 
 def test_the_lessons_run_fits():
-    assert not estimate(Config(), Limits(), calibration=CALIBRATION).over  # 200 epochs x ~1 ms
+    assert not estimate(Config(), ServerLimits(), calibration=CALIBRATION).over  # 200 epochs x ~1 ms
 
 
 def test_training_clock_adds_up_over_resumes_and_forgets_a_dropped_run():

@@ -19,7 +19,11 @@ import torch
 
 from bench.hostile import MemoFloats
 from core.checkpoint import (
-    REFUSED, CheckpointError, load_checkpoint, restore_trainer, save_checkpoint,
+    REFUSED,
+    CheckpointError,
+    load_checkpoint,
+    restore_trainer,
+    save_checkpoint,
 )
 from core.config import FIELDS, Config, Limits, parse_config
 from core.exports import config_json, metrics_csv

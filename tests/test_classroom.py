@@ -1,4 +1,4 @@
-"""The teacher's link (pages/parts/classroom.py): what it locks and hides, and that locked values hold."""
+"""The teacher's link (pages/ui/train/teacher_link.py): what it locks and hides, and that locked values hold."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import FIELDS
-from pages.parts.classroom import exercise_text, parse_exercise, unknown_text
+from pages.ui.train.teacher_link import exercise_text, parse_exercise, unknown_text
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from core import linear_lesson, sequential_lesson
 from core.codegen import linear_code, r_training_script, sequential_code, training_script
@@ -281,7 +281,7 @@ def downloaded(at: AppTest, stores: list[MemoryMediaFileStorage], key: str) -> t
 def code_panel_app(epochs: int) -> None:
     from core.codegen import r_training_script, training_script
     from core.config import Config
-    from pages.parts.code_panel import code_panel
+    from pages.ui.common.code_panel import code_panel
 
     config = Config().replace(epochs=epochs)
     code_panel(training_script(config), r_training_script(config), key="train_code", download_name="train_module_lab.py")

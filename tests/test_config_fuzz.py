@@ -11,10 +11,22 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.checkpoint import CheckpointError, Checkpoint, load_checkpoint, restore_trainer, save_checkpoint
+from core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
 from core.config import (
-    ACTIVATIONS, DEVICES, FIELDS, LEARNING_RATE_RANGE, LIMITS, MAX_SEED, OPTIMIZERS, REDUCTIONS,
-    Config, ConfigError, Limits, estimated_memory_mb, parameter_count, parse_config,
+    ACTIVATIONS,
+    DEVICES,
+    FIELDS,
+    LEARNING_RATE_RANGE,
+    LIMITS,
+    MAX_SEED,
+    OPTIMIZERS,
+    REDUCTIONS,
+    Config,
+    ConfigError,
+    Limits,
+    estimated_memory_mb,
+    parameter_count,
+    parse_config,
 )
 from core.tabular import DataError, prepare, read_csv
 from core.trainer import Trainer

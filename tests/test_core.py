@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-import core.device
+import server.process
 from core.config import FIELDS, Config, ConfigError, Limits, parse_config
-from core.device import collect_garbage
 from core.model import build_model
 from core.trainer import Trainer, build_run
+from server.process import collect_garbage
 
 
 def lesson_run(config: Config, epochs: int) -> tuple[list[float], torch.nn.Sequential]:
@@ -284,7 +284,7 @@ def test_a_trainer_in_a_new_thread_trains_without_starting_more_threads():
 
 @pytest.mark.parametrize("value,threads", [(None, 1), ("2", 2), ("0", 1), ("many", 1), (" 3 ", 3)])
 def test_torch_threads_default_to_one_and_ignore_bad_overrides(value, threads):
-    from core.device import set_torch_threads
+    from server.process import set_torch_threads
 
     before = torch.get_num_threads()
     try:
@@ -329,9 +329,9 @@ def test_no_hidden_layer_is_one_linear_to_the_output_and_trains_like_torch():
 TRAIN_AND_DROP = """
 import gc, resource, sys, threading, psutil
 import plotly.io as pio
-from pages.parts.live_view import live_figures
+from pages.ui.train.live_view import live_figures
 from core.config import Config
-from core.device import return_freed_tensors_to_the_system
+from server.process import return_freed_tensors_to_the_system
 from core.trainer import Trainer
 assert return_freed_tensors_to_the_system()
 process = psutil.Process()
@@ -369,7 +369,7 @@ def test_the_model_summary_builds_its_network_under_the_seed_lock(monkeypatch):
     """Initialising a network draws from torch's global generator: unlocked, a page showing a
     summary shifted another session's seeded weights (1 run in 30 started at once trained wrong)."""
     import core.trainer
-    from pages.parts.train_state import model_summary
+    from pages.ui.train.state import model_summary
 
     held = []
     monkeypatch.setattr(core.trainer, "build_model",
@@ -381,7 +381,7 @@ def test_the_model_summary_builds_its_network_under_the_seed_lock(monkeypatch):
 FREEZE_IMPORTS = """
 import gc, weakref
 import plotly.graph_objects  # noqa: F401
-from core.device import freeze_imported_objects
+from server.process import freeze_imported_objects
 
 class Node:
     pass
@@ -412,7 +412,7 @@ def test_garbage_is_collected_after_a_script_run_only_while_no_run_trains_or_whe
         node.me = node
         return weakref.ref(node)
 
-    monkeypatch.setattr(core.device, "_last_full_collection", 0.0)
+    monkeypatch.setattr(server.process, "_last_full_collection", 0.0)
     gc.disable()  # Python's own collections would make the outcome depend on timing
     try:
         assert collect_garbage(server_idle=False)  # none yet: due

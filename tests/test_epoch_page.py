@@ -13,7 +13,7 @@ from core.config import LIMITS, Config
 from core.device import cuda_unavailable_reason
 from core.epoch import PHASES, EpochWalker
 from core.trainer import Trainer
-from pages.parts.epoch_link import read_request
+from pages.ui.epoch.link import read_request
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "epoch.py")
 TRAIN_PAGE = Path(__file__).parent.parent / "pages" / "train.py"
@@ -181,7 +181,7 @@ def test_a_failure_while_walking_is_a_message_not_a_traceback(monkeypatch):
 def inspect_link_script() -> None:
     from core.config import Config
     from core.trainer import Trainer
-    from pages.parts.epoch_link import inspect_epoch_link
+    from pages.ui.epoch.link import inspect_epoch_link
 
     trainer = Trainer(Config().replace(epochs=5, hidden_sizes="4"))
     trainer.step()

@@ -1,4 +1,4 @@
-"""pages/parts/flush.py: wait for the browser queue to empty before st.rerun() drops it."""
+"""server/streamlit_internals.py: wait for the browser queue to empty before st.rerun() drops it."""
 
 import inspect
 import threading
@@ -9,7 +9,7 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
 
-from pages.parts.flush import FINAL_FRAME_HEAD_START, before_rerun, browser_queue, wait_until_sent
+from server.streamlit_internals import FINAL_FRAME_HEAD_START, before_rerun, browser_queue, wait_until_sent
 
 
 def queue_with_a_message() -> ForwardMsgQueue:

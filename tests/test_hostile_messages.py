@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages.parts.text import LISTED, plain, quoted
+from pages.ui.common.text import LISTED, plain, quoted
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_PAGE = str(ROOT / "pages" / "train.py")
@@ -97,10 +97,10 @@ def test_the_runs_csv_of_a_formula_named_run_opens_as_text_and_numbers_stay_numb
     import io
 
     from core.exports import safe_csv
-    from pages.parts import runs_view
+    from pages.ui.train import runs
 
     written = []  # what "Table as CSV" downloads
-    monkeypatch.setattr(runs_view, "safe_csv", lambda frame: written.append(safe_csv(frame)) or written[-1])
+    monkeypatch.setattr(runs, "safe_csv", lambda frame: written.append(safe_csv(frame)) or written[-1])
     at = open_page(TRAIN_PAGE, epochs="3", coefficients="-1.3,0.2")
     at.button(key="btn_train").click().run()
     at.button(key="btn_train").click().run()

@@ -1,4 +1,4 @@
-"""pages/parts/live_chart.py on the Python side: what each frame drawn in place sends to the browser.
+"""pages/ui/train/live_chart.py on the Python side: what each frame drawn in place sends to the browser.
 (The browser side, one plot updated in place that never blinks, is tested in tests/e2e.)"""
 
 import json
@@ -10,7 +10,7 @@ import plotly.io as pio
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from pages.parts.live_chart import PLOTLY_CHUNK
+from pages.ui.train.live_chart import PLOTLY_CHUNK
 
 
 def loss_frame() -> go.Figure:
@@ -21,7 +21,7 @@ def two_slots():
     import plotly.graph_objects as go
     import streamlit as st
 
-    from pages.parts.live_chart import live_chart
+    from pages.ui.train.live_chart import live_chart
     from tests.test_live_chart import loss_frame
 
     loss, weights = st.empty(), st.empty()

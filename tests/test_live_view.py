@@ -6,8 +6,8 @@ import pytest
 
 from core.config import Config
 from core.trainer import Trainer
-from pages.parts.live_schedule import FrameClock, LiveSchedule
-from pages.parts.live_view import SLOW_CHARTS_NOTES, live_figures, printout, printout_every, run_frame
+from pages.ui.train.live_schedule import FrameClock, LiveSchedule
+from pages.ui.train.live_view import SLOW_CHARTS_NOTES, live_figures, printout, printout_every, run_frame
 
 
 def test_frame_clock_throttles_to_max_fps_and_drawing_budget():
@@ -116,7 +116,7 @@ def test_a_frames_charts_and_counter_show_one_epoch():
 def test_live_matrices_say_they_are_updated_less_often_and_the_final_frame_does_not(monkeypatch):
     run = trained(3)
     drawn = []
-    monkeypatch.setattr("pages.parts.live_view.chart", lambda name, live, figure: drawn.append((name, figure)))
+    monkeypatch.setattr("pages.ui.train.live_view.chart", lambda name, live, figure: drawn.append((name, figure)))
     run_frame(run, live=True, log_scale=False, text=False, slow=True, status="running", note_slow=True)
     noted = {name: figure.layout.title.text.endswith(SLOW_CHARTS_NOTES.get(name, "?")) for name, figure in drawn}
     assert noted == {"loss": False, "norms": True, "weights": True, "gradients": True}

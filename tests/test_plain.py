@@ -1,4 +1,4 @@
-"""pages.parts.text.plain: text from a file or a link, shown literally in Streamlit's Markdown.
+"""pages.ui.common.text.plain: text from a file or a link, shown literally in Streamlit's Markdown.
 
 The patterns are Streamlit 1.67's own: its frontend (StreamlitMarkdown) rewrites ':material/' and
 turns ':material_<name>:' into an icon, ':streamlit:' into its logo and ':<name>:' into an emoji
@@ -11,7 +11,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pages.parts.text import JOINER, plain
+from pages.ui.common.text import JOINER, plain
 
 ASCII_PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 # What Streamlit's frontend acts on in a parsed text node (JavaScript's \w is ASCII only).

@@ -245,8 +245,8 @@ def test_xor_needs_a_hidden_layer():
 
 # ----------------------------------------------------------------- budget ---
 
-from core.budget import Calibration, estimate, steps_per_epoch  # noqa: E402
-from core.config import LIMITS  # noqa: E402
+from server.budget import Calibration, estimate, steps_per_epoch  # noqa: E402
+from server.limits import SERVER_LIMITS as LIMITS  # noqa: E402
 
 
 def test_mini_batches_pay_the_step_overhead_once_a_batch():
@@ -286,6 +286,7 @@ def test_the_spiral_preset_learns_the_spiral():
 # ------------------------------------------------------ CSV classification ---
 
 from core.tabular import DataError, prepare, read_csv  # noqa: E402
+
 
 def test_a_two_valued_target_reads_as_labels_smaller_value_zero():
     frame = read_csv(b"a,b,label\n1,2,5\n2,1,7\n3,3,5\n4,0,7\n")

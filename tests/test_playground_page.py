@@ -10,13 +10,14 @@ import numpy as np
 import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_runs_page import trained
+from test_train_page import chart, charts
 
 from core.config import Config
 from core.presets import PRESETS
 from core.trainer import Trainer
-from pages.parts import live_view, shared_figures
-from test_runs_page import trained
-from test_train_page import chart, charts
+from pages.ui.train import live_view
+from server import figure_cache
 from tests.displayed import displayed
 from tests.test_shared_figures import counted
 from viz.boundary import boundary_figures
@@ -155,7 +156,7 @@ def test_before_training_the_boundary_of_the_initial_weights_is_drawn():
 
 
 def test_sessions_with_equal_settings_share_the_boundary_of_the_initial_weights(monkeypatch):
-    monkeypatch.setattr(shared_figures, "_kept", OrderedDict())
+    monkeypatch.setattr(figure_cache, "_kept", OrderedDict())
     built = []
     monkeypatch.setattr(live_view, "boundary_figures", counted(boundary_figures, built))
     first, second = page(XOR), page(XOR)
@@ -191,7 +192,7 @@ def test_a_paused_classification_run_says_the_one_epoch_page_cannot_replay_it():
 
 
 def test_the_test_fraction_reads_as_a_percentage():
-    from pages.parts.train_widgets import percent_label
+    from pages.ui.train.sidebar import percent_label
 
     assert [percent_label(v) for v in (0.0, 0.3, 0.7, 0.05, 0.333)] == ["0%", "30%", "70%", "5%", "0.333"]
 

@@ -4,7 +4,7 @@ import threading
 
 from core.config import Config
 from core.trainer import Trainer
-from pages.parts.train_state import RunOwner
+from pages.ui.train.state import RunOwner
 
 
 def train_until_superseded(owner: RunOwner, trainer: Trainer, claim: int, started: threading.Event) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pages.parts.train_state import Event, Status, transition
+from core.status import Event, Status, transition
 
 S, E = Status, Event
 

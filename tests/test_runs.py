@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import core.trainer
 from core.config import LIMITS, Config, Limits, parameter_count
 from core.runs import (
     MAX_SNAPSHOTS,
@@ -19,7 +20,6 @@ from core.runs import (
     snapshot_count,
     snapshot_epochs,
 )
-import core.trainer
 from core.trainer import Trainer
 from viz.runs import comparison_figure, mark_epoch
 

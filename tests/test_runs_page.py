@@ -4,10 +4,10 @@ the cap, and the replay slider."""
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_train_page import PAGE, chart, decode, set_epochs
 
 from core.config import Config
 from core.trainer import Trainer
-from test_train_page import PAGE, chart, decode, set_epochs
 
 
 def heatmaps(figure: dict) -> list[np.ndarray]:

@@ -19,18 +19,19 @@ def test_magic_is_off_so_a_new_session_does_not_pay_for_rewriting_each_page():
 
 
 def test_streamlits_collection_after_each_run_is_off_and_the_app_collects_instead(monkeypatch):
-    """app.py collects after a script run (core/device.py collect_garbage) only where Streamlit does not."""
-    import core.device
+    """app.py collects after a script run (server/process.py collect_garbage) only where Streamlit does not."""
     from streamlit.testing.v1 import AppTest
+
+    import server.process
 
     assert "runner.postScriptGC" in streamlit_config._config_options_template
     assert CONFIG["runner"]["postScriptGC"] is False
     before = streamlit_config.get_option("runner.postScriptGC")
     try:
         for streamlit_collects in (True, False):
-            monkeypatch.setattr(core.device, "_last_full_collection", 0.0)
+            monkeypatch.setattr(server.process, "_last_full_collection", 0.0)
             streamlit_config.set_option("runner.postScriptGC", streamlit_collects)
             AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60).run()
-            assert (core.device._last_full_collection > 0.0) is not streamlit_collects  # the server was idle
+            assert (server.process._last_full_collection > 0.0) is not streamlit_collects  # the server was idle
     finally:
         streamlit_config.set_option("runner.postScriptGC", before)

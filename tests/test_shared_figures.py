@@ -1,4 +1,4 @@
-"""pages/parts/shared_figures.py: one figure's JSON for equal inputs, whichever session asks, and a
+"""server/figure_cache.py: one figure's JSON for equal inputs, whichever session asks, and a
 new one for any input that differs."""
 
 import dataclasses
@@ -9,8 +9,8 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from pages.parts import shared_figures
-from pages.parts.shared_figures import digest, shared_json, shared_jsons
+from server import figure_cache
+from server.figure_cache import digest, shared_json, shared_jsons
 from viz import training as figures
 
 
@@ -56,8 +56,8 @@ def test_values_of_unknown_content_are_never_keyed():
 
 @pytest.fixture
 def kept(monkeypatch) -> OrderedDict:
-    monkeypatch.setattr(shared_figures, "_kept", OrderedDict())
-    return shared_figures._kept
+    monkeypatch.setattr(figure_cache, "_kept", OrderedDict())
+    return figure_cache._kept
 
 
 def counted(build, calls: list):
@@ -81,7 +81,7 @@ def test_a_figure_is_built_once_for_equal_inputs_and_is_the_figures_own_json(kep
 
 
 def test_the_least_recently_used_figure_goes_first_beyond_the_bound(kept, monkeypatch):
-    monkeypatch.setattr(shared_figures, "KEPT", 2)
+    monkeypatch.setattr(figure_cache, "KEPT", 2)
     calls = []
     loss = counted(figures.loss_figure, calls)
     for epochs in ([1], [2], [1], [3]):  # [1] used again, so [2] is the one dropped for [3]

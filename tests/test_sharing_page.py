@@ -47,8 +47,8 @@ def test_a_run_stops_at_the_wall_clock_limit_and_keeps_its_history(monkeypatch):
 
 def test_a_finished_run_keeps_its_slot_only_until_its_outcome_is_drawn(monkeypatch):
     """The slot waits for the script run that draws the outcome, then the next run in line may start."""
-    from core.admission import shared_queue
-    from core.config import LIMITS
+    from server.admission import shared_queue
+    from server.limits import SERVER_LIMITS as LIMITS
 
     at = open_train(monkeypatch)
     at.number_input(key="epochs").set_value(3).run()
@@ -75,16 +75,16 @@ def test_a_script_run_stopped_by_a_click_never_keeps_the_slot(monkeypatch):
     """With runner.fastReruns a click starts a new script run and stops the old one at its next
     session-state access; the slot must be given back before any (it once stayed taken for good)."""
 
-    from core.admission import shared_queue
-    from core.config import LIMITS
-    from pages.parts import sharing
+    from server import gate
+    from server.admission import shared_queue
+    from server.limits import SERVER_LIMITS as LIMITS
 
-    monkeypatch.setattr(sharing.st, "session_state", StoppedRunState())
-    monkeypatch.setattr(sharing, "OUTCOME_SECONDS", 0.1)
-    with sharing.training_slot(LIMITS, lambda: True, None) as admission:  # taken over: nothing kept
+    monkeypatch.setattr(gate.st, "session_state", StoppedRunState())
+    monkeypatch.setattr(gate, "OUTCOME_SECONDS", 0.1)
+    with gate.training_slot(LIMITS, lambda: True, None) as admission:  # taken over: nothing kept
         assert admission.admitted
     with pytest.raises(InterruptedError):
-        with sharing.training_slot(LIMITS, lambda: True, None) as admission:
+        with gate.training_slot(LIMITS, lambda: True, None) as admission:
             admission.keep_for_outcome = True  # ended, then stopped while noting the slot it keeps
     queue = shared_queue(LIMITS.max_concurrent_runs)
     ticket = queue.join()
@@ -113,14 +113,14 @@ def test_a_queued_run_draws_its_place_only_when_it_changes(monkeypatch):
     import threading
     import time
 
-    from core.admission import FairQueue
-    from pages.parts import sharing
+    from server import gate
+    from server.admission import FairQueue
 
     reads = []
-    monkeypatch.setattr(sharing, "let_clicks_in", lambda: reads.append(1))
-    monkeypatch.setattr(sharing, "POLL_SECONDS", 0.02)
-    monkeypatch.setattr(sharing, "WAKEUPS_PER_SECOND", 1000)
-    monkeypatch.setattr(sharing, "REDRAW_SECONDS", 0.0)
+    monkeypatch.setattr(gate, "let_clicks_in", lambda: reads.append(1))
+    monkeypatch.setattr(gate, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(gate, "WAKEUPS_PER_SECOND", 1000)
+    monkeypatch.setattr(gate, "REDRAW_SECONDS", 0.0)
     queue, place = FairQueue(slots=1), Place()
     training, ahead, mine = queue.join(), queue.join(), queue.join()
     queue.acquire(training, timeout=0)
@@ -133,9 +133,9 @@ def test_a_queued_run_draws_its_place_only_when_it_changes(monkeypatch):
 
     others = threading.Thread(target=the_others_leave)
     others.start()
-    assert sharing.wait_for_slot(queue, mine, lambda: True, place)
+    assert gate.wait_for_slot(queue, mine, lambda: True, place)
     others.join()
-    assert place.drawn == [sharing.queue_text(1, queue), sharing.queue_text(0, queue), None]
+    assert place.drawn == [gate.queue_text(1, queue), gate.queue_text(0, queue), None]
     assert len(reads) >= 10  # polled every 0.02 s for 0.4 s
 
 
@@ -147,24 +147,24 @@ def test_waiting_runs_poll_less_often_in_a_long_line(monkeypatch, waiting, most_
     import threading
     import time
 
-    from core.admission import FairQueue
-    from pages.parts import sharing
+    from server import gate
+    from server.admission import FairQueue
 
     reads = []
-    monkeypatch.setattr(sharing, "let_clicks_in", lambda: reads.append(time.perf_counter()))
-    monkeypatch.setattr(sharing, "POLL_SECONDS", 0.1)
-    monkeypatch.setattr(sharing, "WAKEUPS_PER_SECOND", 20)
+    monkeypatch.setattr(gate, "let_clicks_in", lambda: reads.append(time.perf_counter()))
+    monkeypatch.setattr(gate, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(gate, "WAKEUPS_PER_SECOND", 20)
     queue = FairQueue(slots=1)
     training, mine, *behind = [queue.join() for _ in range(waiting + 1)]
     queue.acquire(training, timeout=0)
     release = threading.Timer(1.0, queue.release, args=(training,))
     release.start()
     began = time.perf_counter()
-    assert sharing.wait_for_slot(queue, mine, lambda: True, None)
+    assert gate.wait_for_slot(queue, mine, lambda: True, None)
     started = time.perf_counter() - began
     release.join()
     assert 0.95 < started < 1.3  # woken by the release, not by its next poll
-    expected = 1.0 / sharing.poll_seconds(waiting)  # looks in the second it waited: 10 for 2, 0.67 for 30
+    expected = 1.0 / gate.poll_seconds(waiting)  # looks in the second it waited: 10 for 2, 0.67 for 30
     assert expected - 2 <= len(reads) <= most_polls
 
 
@@ -173,13 +173,13 @@ def test_a_waiting_runs_place_is_redrawn_at_most_once_a_redraw_interval(monkeypa
     import threading
     import time
 
-    from core.admission import FairQueue
-    from pages.parts import sharing
+    from server import gate
+    from server.admission import FairQueue
 
-    monkeypatch.setattr(sharing, "let_clicks_in", lambda: None)
-    monkeypatch.setattr(sharing, "POLL_SECONDS", 0.01)
-    monkeypatch.setattr(sharing, "WAKEUPS_PER_SECOND", 1000)
-    monkeypatch.setattr(sharing, "REDRAW_SECONDS", 0.25)
+    monkeypatch.setattr(gate, "let_clicks_in", lambda: None)
+    monkeypatch.setattr(gate, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(gate, "WAKEUPS_PER_SECOND", 1000)
+    monkeypatch.setattr(gate, "REDRAW_SECONDS", 0.25)
     queue, place = FairQueue(slots=1), Place()
     training, *ahead = [queue.join() for _ in range(7)]
     mine = queue.join()
@@ -193,10 +193,10 @@ def test_a_waiting_runs_place_is_redrawn_at_most_once_a_redraw_interval(monkeypa
 
     mover = threading.Thread(target=the_line_moves)
     mover.start()
-    assert sharing.wait_for_slot(queue, mine, lambda: True, place)
+    assert gate.wait_for_slot(queue, mine, lambda: True, place)
     mover.join()
     places = place.drawn[:-1]
-    assert place.drawn[0] == sharing.queue_text(6, queue) and place.drawn[-1] is None
+    assert place.drawn[0] == gate.queue_text(6, queue) and place.drawn[-1] is None
     assert 1 <= len(places) <= 3 < len(ahead)
 
 
@@ -207,15 +207,16 @@ def test_a_run_takes_turns_with_another_sessions_and_only_its_turns_count_as_tra
     moves 1 ms a step of the page's run and 10 s a turn of the other's, so the sum is exact."""
     import types
 
-    import core.budget
-    from core.admission import shared_queue
-    from core.budget import TRAINING_CLOCK
-    from core.config import Config
-    from core.trainer import Trainer
     from other_session import OtherSession
 
+    import server.budget
+    from core.config import Config
+    from core.trainer import Trainer
+    from server.admission import shared_queue
+    from server.budget import TRAINING_CLOCK
+
     fake = types.SimpleNamespace(now=0.0)
-    monkeypatch.setattr(core.budget, "time", types.SimpleNamespace(perf_counter=lambda: fake.now))
+    monkeypatch.setattr(server.budget, "time", types.SimpleNamespace(perf_counter=lambda: fake.now))
     at = open_train(monkeypatch, MODULE_LAB_MAX_CONCURRENT_RUNS="1", MODULE_LAB_MAX_TURN_MS="30")
     at.number_input(key="epochs").set_value(1500).run()
     events: list[str] = []

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.config import Config
 from core.device import cuda_unavailable_reason
 from core.trainer import Trainer
-from pages.parts import shared_figures
+from server import figure_cache
 from tests.displayed import displayed
 from tests.test_shared_figures import counted
 from viz import training as figures
@@ -29,7 +29,7 @@ def train() -> AppTest:
 
 
 def charts(at: AppTest) -> list[dict]:
-    """Every figure on the page: st.plotly_charts, and those drawn in place (pages/parts/live_chart.py)."""
+    """Every figure on the page: st.plotly_charts, and those drawn in place (pages/ui/train/live_chart.py)."""
     in_place = [json.loads(element.proto.json) for element in at.get("bidi_component")]
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")] + [
         json.loads(frame["figure"]) for frame in in_place if "figure" in frame]
@@ -92,7 +92,7 @@ def test_before_training_the_page_shows_the_weights_the_run_starts_from(train):
 
 
 def test_sessions_with_equal_settings_share_one_start_view_and_a_new_seed_draws_its_own(monkeypatch):
-    monkeypatch.setattr(shared_figures, "_kept", OrderedDict())
+    monkeypatch.setattr(figure_cache, "_kept", OrderedDict())
     built = []
     monkeypatch.setattr(figures, "weights_figure", counted(figures.weights_figure, built))
     first, second = (AppTest.from_file(PAGE, default_timeout=60).run() for _ in range(2))
@@ -336,17 +336,17 @@ def test_environment_caps_override_and_a_bad_override_is_reported(monkeypatch):
     monkeypatch.setenv("MODULE_LAB_MAX_PARAMETERS", "many")
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
-    assert any("MODULE_LAB_MAX_PARAMETERS" in e.value and "built-in caps" in e.value for e in at.error)
+    assert any("MODULE_LAB_MAX_PARAMETERS" in e.value and "built-in limits" in e.value for e in at.error)
 
 
 def test_cpu_vs_cuda_panel_only_where_cuda_exists(train, monkeypatch):
     assert not [b for b in train.button if b.key == "btn_time_devices"]  # no CUDA here
     import core.device
     import core.trainer
-    import pages.parts.device_radio
-    import pages.parts.train_widgets
+    import pages.ui.common.device_radio
+    import pages.ui.train.sidebar
 
-    for module in (core.device, pages.parts.device_radio, pages.parts.train_widgets):  # pretend this machine has a GPU
+    for module in (core.device, pages.ui.common.device_radio, pages.ui.train.sidebar):  # pretend this machine has a GPU
         monkeypatch.setattr(module, "cuda_unavailable_reason", lambda: None)
     seconds = {"cpu": 2e-4, "cuda": 5e-4}
     monkeypatch.setattr(core.trainer, "epoch_seconds",

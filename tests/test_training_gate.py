@@ -1,4 +1,4 @@
-"""Every path that trains goes through the server's gate (pages/parts/sharing.py): the budget first, then a
+"""Every path that trains goes through the server's gate (server/gate.py): the budget first, then a
 slot in the one queue, in turns with other sessions' runs, with a point between steps where Streamlit can
 stop the script run (a click, a closed tab, another page)."""
 
@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from other_session import OtherSession
 from streamlit.testing.v1 import AppTest
 
-import core.trainer
-from core.config import LIMITS, Config
+from core.config import Config
 from core.epoch import EpochWalker
 from core.trainer import Trainer
-from other_session import OtherSession
-from pages.parts import sharing
+from server import gate
+from server.limits import SERVER_LIMITS
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCH_PAGE = str(ROOT / "pages" / "epoch.py")
@@ -28,12 +28,12 @@ LARGEST = {"hidden_sizes": "512,512,512,512", "n_samples": "10000", "reduction":
 @pytest.fixture
 def steps(monkeypatch) -> Iterator[list[tuple[tuple[int, ...], bool, tuple[str, str]]]]:
     """Every Trainer.step taken: its network's hidden sizes, whether the thread held a training slot, and
-    the nearest function of the server's code (pages/) on the stack, as (file, function)."""
+    the nearest function of the app's code (pages/, server/) on the stack, as (file, function)."""
     taken: list[tuple[tuple[int, ...], bool, tuple[str, str]]] = []
     step = Trainer.step
 
     def recorded(trainer: Trainer):
-        taken.append((trainer.config.model.hidden_sizes, sharing.admitted(), _caller()))
+        taken.append((trainer.config.model.hidden_sizes, gate.admitted(), _caller()))
         return step(trainer)
 
     monkeypatch.setattr(Trainer, "step", recorded)
@@ -42,7 +42,7 @@ def steps(monkeypatch) -> Iterator[list[tuple[tuple[int, ...], bool, tuple[str, 
 
 def _caller() -> tuple[str, str]:
     frame = sys._getframe(2)
-    while frame is not None and not frame.f_code.co_filename.startswith(str(ROOT / "pages")):
+    while frame is not None and not frame.f_code.co_filename.startswith((str(ROOT / "pages"), str(ROOT / "server"))):
         frame = frame.f_back
     return ("", "") if frame is None else (Path(frame.f_code.co_filename).relative_to(ROOT).as_posix(),
                                            frame.f_code.co_name)
@@ -71,8 +71,8 @@ def test_every_training_step_of_every_page_holds_a_slot(steps, monkeypatch):
     """The Train page's run and Step, replay's training again, raising the epochs of a deferred run, One
     epoch's walk, the CPU-against-CUDA timing and the budget's calibration: each step in a slot."""
     import core.device
-    import pages.parts.device_radio
-    import pages.parts.train_widgets
+    import pages.ui.common.device_radio
+    import pages.ui.train.sidebar
 
     monkeypatch.setattr(core.trainer, "DEFERRED_EPOCH_SECONDS", 60.0)  # a short run's snapshots: made on replay
     train = AppTest.from_file(TRAIN_PAGE, default_timeout=120)
@@ -84,7 +84,7 @@ def test_every_training_step_of_every_page_holds_a_slot(steps, monkeypatch):
     train.button(key="btn_reset").click().run()
     train.button(key="btn_step").click().run()  # a fresh run, paused after one epoch
     train.number_input(key="epochs").set_value(30).run()  # a new plan
-    for module in (core.device, pages.parts.device_radio, pages.parts.train_widgets):  # pretend there is a GPU
+    for module in (core.device, pages.ui.common.device_radio, pages.ui.train.sidebar):  # pretend there is a GPU
         monkeypatch.setattr(module, "cuda_unavailable_reason", lambda: None)
     monkeypatch.setattr(core.trainer, "_synchronize", lambda device: None)
     monkeypatch.setattr(core.trainer, "resolve_device", lambda name: core.device.torch.device("cpu"))
@@ -94,10 +94,10 @@ def test_every_training_step_of_every_page_holds_a_slot(steps, monkeypatch):
     open_epoch(hidden_sizes="8", epochs="50", epoch="12", phase="update")
 
     callers = {caller for *_, caller in steps}
-    assert callers - {("pages/parts/sharing.py", "calibration")} == {
-        ("pages/parts/sharing.py", "step"),  # the Train page's loop: RunOwner.step
-        ("pages/parts/train_state.py", "_trained_again"),  # replay, and the new plan
-        ("pages/parts/sharing.py", "_turn"),  # run_in_turns driving core's device_seconds
+    assert callers - {("server/gate.py", "calibration")} == {
+        ("server/gate.py", "step"),  # the Train page's loop: RunOwner.step
+        ("pages/ui/train/state.py", "_trained_again"),  # replay, and the new plan
+        ("server/gate.py", "_turn"),  # run_in_turns driving core's device_seconds
         ("pages/epoch.py", "walking"),
     }
     # 20 epochs (the first a Step), replay's 1 (it trained again at the paused Step), 1 Step, its replay's 1,
@@ -110,9 +110,9 @@ def test_a_walk_lets_streamlit_stop_it_between_every_two_steps(steps, monkeypatc
     """A closed tab or a click raises in the script run's next session-state access or st call: the walk
     makes one after every step, so it stops within a step of being asked to."""
     looks = []
-    draw = sharing.Progress._draw
-    monkeypatch.setattr(sharing, "let_clicks_in", lambda: looks.append(len(steps)))
-    monkeypatch.setattr(sharing.Progress, "_draw", lambda self, text: (looks.append(len(steps)), draw(self, text)))
+    draw = gate.Progress._draw
+    monkeypatch.setattr(gate, "let_clicks_in", lambda: looks.append(len(steps)))
+    monkeypatch.setattr(gate.Progress, "_draw", lambda self, text: (looks.append(len(steps)), draw(self, text)))
     at = open_epoch(hidden_sizes="8", epochs="500", epoch="300")
     assert at.subheader[0].value == "1 · forward"
     # One look after each of the 300 steps to epoch 300; the walk's own step ends the work, and the page
@@ -134,8 +134,8 @@ def test_a_walk_takes_turns_with_another_sessions_run_and_walks_the_same_weights
         return step(trainer)
 
     monkeypatch.setattr(Trainer, "step", noted)
-    sharing.calibration(LIMITS)  # first, so that its steps are not the walk's
-    with OtherSession(sharing.shared_queue(1, 0.02), events):
+    gate.calibration(SERVER_LIMITS)  # first, so that its steps are not the walk's
+    with OtherSession(gate.shared_queue(1, 0.02), events):
         at = open_epoch(epochs="5000", epoch="3000", phase="update")
     assert not at.exception and at.subheader[0].value == "6 · update"
     walk = [i for i, event in enumerate(events) if event == "walk"]
@@ -151,21 +151,22 @@ def test_a_walk_takes_turns_with_another_sessions_run_and_walks_the_same_weights
 
 # ------------------------------------------------------------ callers ---
 
-# Every place in the server's code (pages/, app.py) that calls something that trains, and why it is in
+# Every place in the app's code (pages/, server/, app.py) that calls something that trains, and why it is in
 # a slot. A new caller fails the test below until it goes through the gate and is listed here.
 TRAINING_CALLS = {"step", "training_again", "steps_to", "walk", "epoch_seconds", "seconds_per_epoch",
                   "device_seconds", "calibrate", "snapshots"}
 LISTED_CALLERS = {
-    ("pages/parts/sharing.py", "calibration", "calibrate"): "in a slot it takes itself",
-    ("pages/parts/sharing.py", "RunOwner.step", "step"): "only from the Train page's loop, inside training_slot",
-    ("pages/parts/live_view.py", "TrainingLoop.turn", "step"): "RunOwner.step, inside training_slot",
-    ("pages/parts/train_state.py", "_trained_again", "training_again"): "a generator run_in_turns drives",
+    ("server/gate.py", "calibration", "calibrate"): "in a slot it takes itself",
+    ("server/budget.py", "calibrate", "seconds_per_epoch"): "only from gate.calibration",
+    ("server/gate.py", "RunOwner.step", "step"): "only from the Train page's loop, inside training_slot",
+    ("pages/ui/train/live_view.py", "TrainingLoop.turn", "step"): "RunOwner.step, inside training_slot",
+    ("pages/ui/train/state.py", "_trained_again", "training_again"): "a generator run_in_turns drives",
     ("pages/epoch.py", "walking", "steps_to"): "a generator run_in_turns drives",
     ("pages/epoch.py", "walking", "walk"): "a generator run_in_turns drives",
     ("pages/epoch.py", "_walk", "walk"): "a kept walk: walker.kept() said it trains nothing",
     ("pages/train.py", "show_device_timing", "device_seconds"): "a generator passed to run_in_turns",
-    ("pages/parts/runs_view.py", "replay_slider", "snapshots"): "after fill_snapshots trained it again in turns",
-    ("pages/parts/runs_view.py", "replay_frame", "snapshots"): "after replay_slider",
+    ("pages/ui/train/runs.py", "replay_slider", "snapshots"): "after fill_snapshots trained it again in turns",
+    ("pages/ui/train/runs.py", "replay_frame", "snapshots"): "after replay_slider",
 }
 
 
@@ -207,7 +208,7 @@ def _optimizer(node: ast.Attribute) -> bool:
 
 def test_every_caller_of_a_training_step_in_the_server_is_listed():
     found = set()
-    for path in [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py"))]:
+    for path in [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py")), *sorted((ROOT / "server").rglob("*.py"))]:
         calls = Calls()
         calls.visit(ast.parse(path.read_text(encoding="utf-8")))
         relative = path.relative_to(ROOT).as_posix()

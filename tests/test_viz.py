@@ -7,7 +7,8 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from viz import common, training as figures
+from viz import common
+from viz import training as figures
 
 
 def layer(name, out_features, in_features, seed=0, grad=True):

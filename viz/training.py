@@ -14,11 +14,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from viz.common import (
+    BASE_LAYOUT,
     DEAD_COLOUR,
     DIVERGING,
     LAYER_COLOURS,
     MAX_POINTS,
-    BASE_LAYOUT,
     MAX_SIDE,
     compact,
     decimate,

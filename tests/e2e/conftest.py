@@ -11,10 +11,10 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+import snapshot
 from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-import snapshot
 from browser_support import CLOUD_BASE_PATH, CLOUD_ENV, LOCAL_OPTIONS, StreamlitServer, launch_args
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
+from conftest import RESULTS, TIMEOUT_MS, Server, run_server
 from playwright.sync_api import expect
 
-from conftest import RESULTS, TIMEOUT_MS, Server, run_server
 from core.config import Config
 from core.epoch import EpochWalker
 from core.trainer import Trainer

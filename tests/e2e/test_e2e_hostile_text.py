@@ -9,7 +9,7 @@ import torch
 from core.checkpoint import save_checkpoint
 from core.config import Config
 from core.trainer import Trainer
-from pages.parts.text import JOINER
+from pages.ui.common.text import JOINER
 
 EVIL = "evil.example"
 # Each under config.shown's 40 characters, so the message carries the whole pattern.

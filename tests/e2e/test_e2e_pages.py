@@ -1,12 +1,12 @@
-"""Home, Layers and Models: each opens by its URL (from pages/parts/site.py) without errors and matches its screenshots."""
+"""Home, Layers and Models: each opens by its URL (from pages/ui/common/site.py) without errors and matches its screenshots."""
 
 import pytest
 
-from pages.parts.site import PAGES
+from pages.ui.common.site import PAGES
 
 
 def page_url(page_file: str) -> str:
-    """The page's URL as the navigation registers it (pages/parts/site.py): "/" for the default page."""
+    """The page's URL as the navigation registers it (pages/ui/common/site.py): "/" for the default page."""
     (entry,) = [page for page in PAGES if page.path == page_file]
     return "/" + entry.url_path
 

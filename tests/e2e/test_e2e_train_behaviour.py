@@ -212,7 +212,7 @@ def test_share_link_reproduces_the_run_in_a_fresh_browser(app, new_app):
 # Streamlit treats a pages/ folder beside app.py as old-style pages: until some session has run app.py,
 # a fresh server ran /train from pages/train.py alone (file names in the sidebar, "train" as the tab's
 # title, no wide layout), so a shared link opened first after a restart showed another app, and what a
-# test saw depended on the tests before it. pages/parts/__init__.py now reruns such a run through app.py.
+# test saw depended on the tests before it. pages/ui/__init__.py now reruns such a run through app.py.
 @pytest.mark.both_servers
 def test_deep_link_on_a_fresh_server(fresh_server, new_app):
     with fresh_server() as server:
@@ -227,9 +227,9 @@ def test_deep_link_on_a_fresh_server(fresh_server, new_app):
 
 
 def test_a_figure_the_plot_already_shows_is_not_drawn_again(page):
-    """pages/parts/live_chart.py's code with a stand-in plotly.js: a run's first frame from epoch 0 is
+    """pages/ui/train/live_chart.py's code with a stand-in plotly.js: a run's first frame from epoch 0 is
     the start view again, and the browser skips it (the weights alone are ~30 ms of plotly work)."""
-    from pages.parts.live_chart import _JS  # the component's code, pages/parts/live_chart.js
+    from pages.ui.train.live_chart import _JS  # the component's code, pages/ui/train/live_chart.js
 
     page.set_content("<div id='host'></div>")
     page.evaluate("""async (code) => {

@@ -16,11 +16,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from conftest import RERUN_START_S, TIMEOUT_MS, App, wait_idle
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from browser_support import LOCAL_OPTIONS, StreamlitServer
-from conftest import RERUN_START_S, TIMEOUT_MS, App, wait_idle
 
 # Counts the changes of Streamlit's script-state attribute: what the harness used to wait for.
 COUNT_STATE_CHANGES_JS = """

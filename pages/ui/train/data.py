@@ -7,16 +7,16 @@ import streamlit as st
 
 from core.config import Limits
 from core.tabular import DataError, Dataset, mostly_numeric_columns, numeric_columns, prepare, read_csv
-from pages.parts.classroom import locked
+from pages.ui.train.teacher_link import locked
 
 SOURCES = {"lesson": "Generated", "csv": "Upload a CSV"}
 
 
-def _read(upload, caps: Limits):
+def _read(upload, limits: Limits):
     """The upload as a DataFrame, parsed once per file (reruns come several times a second)."""
     cached = st.session_state.get("csv_frame")
     if cached is None or cached[0] != upload.file_id:
-        frame = read_csv(upload.getvalue(), caps)
+        frame = read_csv(upload.getvalue(), limits)
         # A new file: the last numeric column is the target, the other mostly-numeric ones the
         # features (a stray "n/a" should be reported and droppable, not hide its column).
         target = numeric_columns(frame)[-1]
@@ -38,7 +38,7 @@ def _choose_columns(frame) -> tuple[str, list[str], bool]:
     return target, features, drop
 
 
-def uploaded_dataset(caps: Limits) -> tuple[Dataset | None, str | None]:
+def uploaded_dataset(limits: Limits) -> tuple[Dataset | None, str | None]:
     """Draw the source choice; return (dataset, None), (None, why not) or (None, None) for the lesson's data."""
     st.radio("Source", list(SOURCES), key="data_source", format_func=SOURCES.get, horizontal=True,
              disabled=locked("data_source"),
@@ -47,12 +47,12 @@ def uploaded_dataset(caps: Limits) -> tuple[Dataset | None, str | None]:
     if st.session_state.data_source != "csv":
         return None, None
     upload = st.file_uploader("CSV with a header row", type=["csv"], key="csv_file",
-                              help=f"Numbers only in the chosen columns; up to {caps.max_samples:,} rows.")
+                              help=f"Numbers only in the chosen columns; up to {limits.max_samples:,} rows.")
     if upload is None:
         return None, "Upload a CSV file, or switch the data source back to generated data."
     try:
-        target, features, drop = _choose_columns(_read(upload, caps))
-        dataset = prepare(_read(upload, caps), target, features, drop)
+        target, features, drop = _choose_columns(_read(upload, limits))
+        dataset = prepare(_read(upload, limits), target, features, drop)
     except DataError as error:
         return None, str(error)
     classify = _classify_choice(dataset)

@@ -7,11 +7,12 @@ import streamlit as st
 
 from core.config import LIMITS
 from core.runs import CURVE_POINTS, KeptRun, RunStore
+from core.status import Status
 from core.trainer import Trainer
-from pages.parts.text import listed
+from pages.ui.common.text import listed
 from viz.common import decimate
 
-ENDED = ("finished", "stopped", "diverged", "failed")  # train_state.Status values of a run that is over
+ENDED = tuple(status for status in Status if status.ended)  # a run that is over
 
 
 def run_store(max_runs: int | None = None) -> RunStore:

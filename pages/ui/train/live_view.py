@@ -1,8 +1,8 @@
 """The Train page's live view: its slots, the frames that fill them, and the loop that trains and draws.
 
 A frame is a dict of slot name -> what to draw there. Live frames go through the in-place chart
-component (pages/parts/live_chart.py); a paused or finished run's charts are interactive
-st.plotly_charts. Each part has its own clock (pages/parts/live_schedule.py).
+component (pages/ui/train/live_chart.py); a paused or finished run's charts are interactive
+st.plotly_charts. Each part has its own clock (pages/ui/train/live_schedule.py).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from core.budget import TRAINING_CLOCK
-from core.config import LIMITS, Limits
 from core.trainer import Trainer
-from pages.parts import train_state as state
-from pages.parts.live_chart import live_chart
-from pages.parts.live_schedule import LiveSchedule
-from pages.parts.shared_figures import shared_json, shared_jsons
-from pages.parts.sharing import Admission, training_slot, wall_clock_note
+from pages.ui.train import state
+from pages.ui.train.live_chart import live_chart
+from pages.ui.train.live_schedule import LiveSchedule
+from server.budget import TRAINING_CLOCK
+from server.figure_cache import shared_json, shared_jsons
+from server.gate import Admission, training_slot, wall_clock_note
+from server.limits import SERVER_LIMITS, ServerLimits
 from viz import training as figures
 from viz.boundary import boundary_figures
 
@@ -203,13 +203,13 @@ class LiveView:
 
 def first_frame(run: Trainer, view: dict[str, bool]) -> Frame:
     """A run's first frame, before its first epoch: from epoch 0 the start view again, which the
-    browser does not draw twice (pages/parts/live_chart.py); a resumed run, every chart live."""
+    browser does not draw twice (pages/ui/train/live_chart.py); a resumed run, every chart live."""
     if run.epoch == 0:
         return counter_frame(run) | text_frame(run) | start_frame(run, view["log_scale"])
     return run_frame(run, True, view["log_scale"])
 
 
-def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int, caps: Limits = LIMITS) -> bool:
+def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int, limits: ServerLimits = SERVER_LIMITS) -> bool:
     """Step epochs until done or interrupted, drawing a frame only when one is due.
 
     A click on Pause or Stop reruns the script. Streamlit stops this run inside its next st.* call
@@ -218,15 +218,15 @@ def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int,
     next script run (train_state.RunOwner). Returns False when a newer run took over: then this one
     has drawn and left nothing since.
 
-    It first waits for a slot in the server's queue (pages/parts/sharing.py), holds it while stepping,
+    It first waits for a slot in the server's queue (server/gate.py), holds it while stepping,
     in turns while others wait, and, once the run ended, until the next script run has drawn the
-    outcome, and stops the run once its training time passes `caps.max_wall_seconds`.
+    outcome, and stops the run once its training time passes `limits.max_wall_seconds`.
     """
     owner = state.run_owner()
-    with training_slot(caps, lambda: owner.newest == claim, live_view.progress) as admission:
+    with training_slot(limits, lambda: owner.newest == claim, live_view.progress) as admission:
         if not admission.admitted:
             return False
-        status = TrainingLoop(run, live_view, single_step, claim, admission, caps.max_wall_seconds).train()
+        status = TrainingLoop(run, live_view, single_step, claim, admission, limits.max_wall_seconds).train()
         if status is None:
             return False
         if isinstance(status, dict):  # failed or out of time: left as it is, the rerun draws it

@@ -1,4 +1,13 @@
-"""Let a run's last frame reach the browser, and be drawn, before `st.rerun()` starts the next run.
+"""Every use of Streamlit's private API, in one file so that an upgrade is a one-file review
+(tests/test_flush.py checks that what it reads is still there).
+
+Leaving the legacy multipage mode: on a server's first run, when a `pages/` folder sits beside
+app.py, Streamlit runs the URL's page in its legacy multipage mode (every file of pages/ listed in
+the sidebar, the tab titled by the file name), skipping app.py's st.navigation.
+`leave_legacy_pages_mode`, called before anything imports torch, sends the real navigation and
+page config at once, turns the legacy mode off and reruns through app.py.
+
+Letting a run's last frame reach the browser, and be drawn, before `st.rerun()` starts the next run:
 
 1. A new run clears the old run's messages still queued for the browser (Streamlit 1.67,
    AppSession._clear_queue on SCRIPT_STARTED), so the page first waits until the queue is empty.
@@ -14,10 +23,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+
+def leave_legacy_pages_mode(navigation: Callable[[], object]) -> None:
+    """If Streamlit ran this page in its legacy multipage mode, send the real `navigation` and rerun."""
+    if PagesManager.uses_pages_directory:
+        navigation()  # also turns the legacy mode off, as st.navigation does
+        st.rerun()
+
 
 FINAL_FRAME_HEAD_START = 0.1  # seconds the browser gets to draw the final frame before the rerun's messages
 

@@ -7,13 +7,13 @@ import dataclasses
 import streamlit as st
 
 from core.checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
-from core.exports import config_json, metrics_csv
 from core.config import Config, Limits
 from core.device import cuda_unavailable_reason
+from core.exports import config_json, metrics_csv
 from core.trainer import Trainer
-from pages.parts.text import plain
-from pages.parts import train_state as state
-from pages.parts.train_widgets import widget_value
+from pages.ui.common.text import plain
+from pages.ui.train import state
+from pages.ui.train.sidebar import widget_value
 
 
 def download_buttons(config: Config | None, trainer: Trainer | None) -> None:
@@ -35,22 +35,22 @@ def download_buttons(config: Config | None, trainer: Trainer | None) -> None:
                             disabled=run_config is None, width="stretch")
 
 
-def checkpoint_uploader(caps: Limits) -> None:
+def checkpoint_uploader(limits: Limits) -> None:
     """Load a .pt saved here: checked against its config before a byte of it reaches the model."""
     st.file_uploader("Load a checkpoint (.pt)", type=["pt"], key="checkpoint_file", on_change=_load,
-                     args=(caps,),
+                     args=(limits,),
                      help="Only Module Lab checkpoints load: plain tensors and numbers, never code.")
     if message := st.session_state.pop("checkpoint_message", None):
         (st.error if message[0] == "error" else st.success)(message[1])
 
 
 @state.claims_the_run  # replaces the session's run, so no older script run may step it on
-def _load(caps: Limits) -> None:
+def _load(limits: Limits) -> None:
     upload = st.session_state.checkpoint_file
     if upload is None:
         return
     try:
-        checkpoint = load_checkpoint(upload.getvalue(), caps)
+        checkpoint = load_checkpoint(upload.getvalue(), limits)
     except CheckpointError as error:
         st.session_state.checkpoint_message = ("error", f"{plain(upload.name)} was refused: {plain(str(error))}")
         return

@@ -9,7 +9,7 @@ changed value (a widget message, a loaded checkpoint) is put back before every s
 config always trains the link's values. `unlock` frees fields again after `lock=all`. `hide` names
 fields (hidden fields are locked too) and page parts: `sidebar`, `code`, `files`. A visitor who
 edits the link gets another exercise: the lock keeps a class on one task, it is not a security
-boundary (the caps are).
+boundary (the limits are).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.config import FIELDS
-from pages.parts.text import listed
+from pages.ui.common.text import listed
 
 LOCKABLE = (*FIELDS, "data_source")  # data_source: an uploaded CSV would replace the fixed data
 PARTS = ("sidebar", "code", "files")  # page parts `hide` may name besides fields

@@ -7,7 +7,6 @@ first load of a session; from then on every valid change is written back to the 
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -32,11 +31,12 @@ from core.config import (
 from core.device import cuda_unavailable_reason
 from core.presets import PRESETS
 from core.tabular import Dataset
-from pages.parts import classroom
-from pages.parts.classroom import locked
-from pages.parts.device_radio import device_radio
-from pages.parts.text import plain
-from pages.parts.train_data import uploaded_dataset
+from pages.ui.common.device_radio import device_radio
+from pages.ui.common.limits import read_limits
+from pages.ui.common.text import plain
+from pages.ui.train import teacher_link
+from pages.ui.train.data import uploaded_dataset
+from pages.ui.train.teacher_link import locked
 
 OPTIMIZER_LABELS = {"manual_sgd": "manual SGD (the lesson's loop)", "sgd": "torch.optim.SGD", "adam": "torch.optim.Adam"}
 VIEW_DEFAULTS = {"live": True, "log_scale": False}  # how to draw, not what to train; also in the URL
@@ -55,32 +55,19 @@ TEST_FRACTIONS = tuple(round(0.1 * i, 1) for i in range(10))  # 0 to 0.9
 PENALTIES = (0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)  # of l1 and l2, as Playground offers
 
 
-def limits() -> Limits:
-    """The demo's caps, overridden by Streamlit secrets, then by environment variables.
-
-    A bad override is reported and the built-in caps stand, so a typo cannot lift them.
-    """
-    secrets = dict(st.secrets) if st.secrets.load_if_toml_exists() else {}
-    try:
-        return Limits.from_mapping({**secrets, **os.environ})
-    except ConfigError as error:
-        st.error(f"Ignoring a bad cap override, using the built-in caps: {error}")
-        return Limits()
-
-
 def widget_value(value: object) -> object:
     """Lists are edited as comma-separated text."""
     return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) if isinstance(value, tuple) else value
 
 
-def read_as(name: str, caps: Limits) -> None:
+def read_as(name: str, limits: Limits) -> None:
     """Under a list typed as text: the list it was read as, when stray separators were dropped ("32," is 32).
 
     Spacing alone is not mentioned; an invalid list gets the page's error instead.
     """
     text = str(st.session_state[name])
     try:
-        normalised = widget_value(field_specs(caps)[name].parse(text))
+        normalised = widget_value(field_specs(limits)[name].parse(text))
     except ValueError:
         return
     if text.replace(" ", "") != str(normalised).replace(" ", ""):
@@ -91,10 +78,10 @@ def _flag(text: str) -> bool | None:
     return {"true": True, "1": True, "false": False, "0": False}.get(text.strip().lower())
 
 
-def _load_url(caps: Limits) -> None:
+def _load_url(limits: Limits) -> None:
     """First load of this session: widget values from the URL; bad values fall back to defaults, with a message."""
     params = st.query_params.to_dict()
-    values, errors = parse_fields(params, caps)
+    values, errors = parse_fields(params, limits)
     if values["device"] == "cuda" and (reason := cuda_unavailable_reason()):
         errors["device"] = f"'cuda' is not usable here ({reason}); using cpu"
         values["device"] = "cpu"
@@ -127,24 +114,24 @@ def _remove_layer() -> None:
     st.session_state.hidden_sizes = ", ".join(sizes[:-1])
 
 
-def _data_widgets(caps: Limits) -> tuple[Dataset | None, str | None]:
+def _data_widgets(limits: Limits) -> tuple[Dataset | None, str | None]:
     st.subheader("Data")
-    dataset, data_error = uploaded_dataset(caps)
+    dataset, data_error = uploaded_dataset(limits)
     if st.session_state.data_source == "lesson":
         st.selectbox("Data set", DATASETS, key="dataset", disabled=locked("dataset"), format_func=DATASET_LABELS.get,
                      help="The lesson's regression, or one of TensorFlow Playground's classification sets: "
                           "points (x1, x2) on the plane labelled 0 or 1.")
         classification = st.session_state.dataset != "lesson"
-        st.number_input("Samples", key="n_samples", disabled=locked("n_samples"), min_value=1, max_value=caps.max_samples, step=10,
-                        help=f"Points on the plane; 1 to {caps.max_samples:,}." if classification else
-                        f"Rows of x ~ N(0, 1); 1 to {caps.max_samples:,}.")
+        st.number_input("Samples", key="n_samples", disabled=locked("n_samples"), min_value=1, max_value=limits.max_samples, step=10,
+                        help=f"Points on the plane; 1 to {limits.max_samples:,}." if classification else
+                        f"Rows of x ~ N(0, 1); 1 to {limits.max_samples:,}.")
         st.number_input("Noise std", key="noise_std", disabled=locked("noise_std"), min_value=0.0, max_value=10.0, step=0.1, format="%.2f",
                         help="Moves each point by N(0, (0.1·std)²) on each axis (gauss: widens the blobs)."
                         if classification else "y gets + N(0, std²) noise; the lesson uses 1.")
         if not classification:
             st.text_input("Target coefficients", key="coefficients", disabled=locked("coefficients"),
                           help="y = c1·x1 + c2·x2 + … + noise; one input per coefficient. The lesson: 0.2, -1.3, -0.5.")
-            read_as("coefficients", caps)
+            read_as("coefficients", limits)
     fractions = sorted({*TEST_FRACTIONS, float(st.session_state.test_fraction)})
     st.select_slider("Test fraction", fractions, key="test_fraction", disabled=locked("test_fraction"),
                      format_func=percent_label,
@@ -163,7 +150,7 @@ def percent_label(fraction: float) -> str:
 
 def _presets() -> None:
     """Links to runs worth trying (core/presets.py); not in a teacher's exercise, which fixes its own settings."""
-    if classroom.exercise().locked:
+    if teacher_link.exercise().locked:
         return
     st.markdown(f"Try: {_preset_links()}",
                 help="Each link opens the Train page with that run's settings; hover for what it shows.")
@@ -175,13 +162,13 @@ def _preset_links() -> str:
                       for preset in PRESETS)
 
 
-def _network_widgets(caps: Limits) -> None:
+def _network_widgets(limits: Limits) -> None:
     st.subheader("Network")
     st.text_input("Hidden layer sizes", key="hidden_sizes", disabled=locked("hidden_sizes"),
-                  help=f"Units per hidden nn.Linear, comma-separated: 0 to {caps.max_hidden_layers} layers "
-                       f"of 1 to {caps.max_units} units; empty for none (one nn.Linear straight to the output). The output "
+                  help=f"Units per hidden nn.Linear, comma-separated: 0 to {limits.max_hidden_layers} layers "
+                       f"of 1 to {limits.max_units} units; empty for none (one nn.Linear straight to the output). The output "
                        "layer has 1.")
-    read_as("hidden_sizes", caps)
+    read_as("hidden_sizes", limits)
     add, remove = st.columns(2)
     add.button("Layer", key="add_layer", icon=":material/add:", on_click=_add_layer, width="stretch", disabled=locked("hidden_sizes"),
                help="Add a hidden layer (a copy of the last size).")
@@ -190,7 +177,7 @@ def _network_widgets(caps: Limits) -> None:
     st.selectbox("Activation", ACTIVATIONS, key="activation", disabled=locked("activation"), help="The nn module placed after each hidden Linear.")
 
 
-def _training_widgets(caps: Limits) -> None:
+def _training_widgets(limits: Limits) -> None:
     st.subheader("Training")
     rates = sorted({*LEARNING_RATES, float(st.session_state.learning_rate)})
     st.select_slider("Learning rate", rates, key="learning_rate", disabled=locked("learning_rate"), format_func=lambda v: f"{v:g}",
@@ -199,7 +186,7 @@ def _training_widgets(caps: Limits) -> None:
     st.radio("Loss reduction", REDUCTIONS, key="reduction", disabled=locked("reduction"), horizontal=True,
              help="sum: (y_pred - y).pow(2).sum(), as in the lesson; mean divides it by the number of samples.")
     st.selectbox("Update rule", list(OPTIMIZER_LABELS), key="optimizer", disabled=locked("optimizer"), format_func=OPTIMIZER_LABELS.get)
-    st.number_input("Batch size", key="batch_size", disabled=locked("batch_size"), min_value=0, max_value=caps.max_samples,
+    st.number_input("Batch size", key="batch_size", disabled=locked("batch_size"), min_value=0, max_value=limits.max_samples,
                     step=1, help="0: every training row in one step, the lesson's full batch. Otherwise a "
                                  "torch.utils.data.DataLoader shuffles the rows each epoch and the model takes a step "
                                  "per batch; an epoch is one pass over them.")
@@ -224,45 +211,45 @@ class Setup:
     config: Config | None  # None while a setting is invalid; the error is in st.session_state.config_error
     view: dict[str, bool]
     dataset: Dataset | None  # an uploaded CSV, or None for the lesson's synthetic data
-    caps: Limits
+    limits: Limits
 
 
 def config_sidebar() -> Setup:
     """Draw the sidebar and read it into a Setup."""
-    caps = limits()
+    limits = read_limits()
     if "train_values" not in st.session_state:
-        _load_url(caps)
-        classroom.load(st.query_params.to_dict(), st.session_state)
+        _load_url(limits)
+        teacher_link.load(st.query_params.to_dict(), st.session_state)
     _restore()
-    classroom.pin()  # a teacher's link: locked fields keep the link's values, whatever a widget sent
+    teacher_link.pin()  # a teacher's link: locked fields keep the link's values, whatever a widget sent
     with st.sidebar:
         if url_error := st.session_state.pop("url_error", None):
             lines = "; ".join(f"{name}: {plain(message)}" for name, message in url_error.errors.items())
             st.warning(f"The link had values that could not be used, so defaults stand in: {lines}")
         _presets()
-        dataset, data_error = _data_widgets(caps)
-        _network_widgets(caps)
-        _training_widgets(caps)
+        dataset, data_error = _data_widgets(limits)
+        _network_widgets(limits)
+        _training_widgets(limits)
         _view_widgets()
     st.session_state.train_values = {name: st.session_state[name] for name in PERSISTED}
     view = {name: bool(st.session_state[name]) for name in VIEW_DEFAULTS}
-    config = _checked_config(caps, dataset, data_error)
+    config = _checked_config(limits, dataset, data_error)
     if config is not None:
         _write_url(config, view)
-    return Setup(config, view, dataset, caps)
+    return Setup(config, view, dataset, limits)
 
 
-def _checked_config(caps: Limits, dataset: Dataset | None, data_error: str | None) -> Config | None:
-    """The widgets' config, within the caps for the data it will train on; None (and the error kept) if not."""
+def _checked_config(limits: Limits, dataset: Dataset | None, data_error: str | None) -> Config | None:
+    """The widgets' config, within the limits for the data it will train on; None (and the error kept) if not."""
     try:
         if data_error:
             raise ConfigError({"data": data_error})
         values = {name: st.session_state[name] for name in FIELDS}
         if dataset is not None:
             values["dataset"] = "lesson"  # an upload is regression: its own target, not a generated set
-        config = parse_config(values, caps)
+        config = parse_config(values, limits)
         if dataset is not None:
-            check_size(config, caps, data_shape=dataset.x.shape)
+            check_size(config, limits, data_shape=dataset.x.shape)
     except ConfigError as error:
         st.session_state.config_error = error
         return None
@@ -272,6 +259,6 @@ def _checked_config(caps: Limits, dataset: Dataset | None, data_error: str | Non
 
 def _write_url(config: Config, view: dict[str, bool]) -> None:
     wanted = {**config.to_query_params(), **{k: str(v).lower() for k, v in view.items()},
-              **dict(classroom.exercise().params)}
+              **dict(teacher_link.exercise().params)}
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

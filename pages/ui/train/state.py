@@ -1,78 +1,28 @@
-"""The Train page's run: one Trainer per browser session, and the transport's state machine.
+"""The Train page's run: one Trainer per browser session, and the transport's callbacks.
 
-Every change of the run's Status is `transition(status, event, ...)`, a table tested in
-tests/test_run_status.py; the callbacks below apply it to the session.
+Every change of the run's Status is `transition(status, event, ...)` (core/status.py, a table tested
+in tests/test_run_status.py); the callbacks below apply it to the session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from enum import StrEnum
 from functools import wraps
 
 import streamlit as st
 
-from core.config import LIMITS, Config, Limits
+from core.config import Config
 from core.device import tensor_table
+from core.status import Event, Status, transition
 from core.tabular import Dataset
 from core.trainer import Trainer, unseeded_model
-from pages.parts.run_archive import keep_run
-from pages.parts.sharing import Refused, RunOwner, Work, budget_refusal, run_in_turns
+from pages.ui.train.archive import keep_run
+from server.gate import Refused, RunOwner, Work, budget_refusal, run_in_turns
+from server.limits import SERVER_LIMITS, ServerLimits
 
 # Fields a run may take on mid-run; any other change needs a Reset.
 LIVE_FIELDS = ("learning_rate", "epochs")
 SYNTHETIC_DATA_FIELDS = ("n_samples", "noise_std", "coefficients", "dataset")  # unused by a run on uploaded data
-
-
-class Status(StrEnum):
-    """Where the session's run is. A StrEnum: the counter prints it, and it equals its text."""
-
-    IDLE = "idle"  # no run
-    RUNNING = "running"  # training, or asked to
-    STEP = "step"  # asked to train one epoch, then pause
-    PAUSED = "paused"
-    STOPPED = "stopped"
-    FINISHED = "finished"
-    DIVERGED = "diverged"  # the loss or a gradient became NaN/inf
-    FAILED = "failed"  # training raised (CUDA out of memory, a lost device)
-
-    @property
-    def ended(self) -> bool:
-        """Over: Train starts a fresh run of the same config."""
-        return self in (Status.STOPPED, Status.FINISHED, Status.DIVERGED, Status.FAILED)
-
-    @property
-    def resumable(self) -> bool:
-        return self in (Status.RUNNING, Status.PAUSED)
-
-
-class Event(StrEnum):
-    TRAIN = "train"  # Train or Resume clicked
-    STEP = "step"  # Step clicked
-    PAUSE = "pause"
-    STOP = "stop"
-    RESET = "reset"
-    MORE_EPOCHS = "more epochs"  # epochs raised past the run's end
-    RAN = "ran"  # the training loop ended: the run is done, or it was one step
-    LOADED = "loaded"  # a checkpoint replaced the run
-    FAILED = "failed"
-
-
-def transition(status: Status, event: Event, *, done: bool = False, diverged: bool = False,
-               single_step: bool = False) -> Status:
-    """The run's next status; `done` and `diverged` describe the trainer after the event."""
-    if event in (Event.RAN, Event.LOADED, Event.PAUSE, Event.MORE_EPOCHS):
-        if event is Event.PAUSE and status is not Status.RUNNING:
-            return status  # a Pause that lands after the run ended changes nothing
-        if event is Event.MORE_EPOCHS and status is not Status.FINISHED:
-            return status
-        if diverged:
-            return Status.DIVERGED
-        if done:
-            return Status.FINISHED
-        return Status.RUNNING if event is Event.RAN and not single_step else Status.PAUSED
-    return {Event.TRAIN: Status.RUNNING, Event.STEP: Status.STEP, Event.STOP: Status.STOPPED,
-            Event.RESET: Status.IDLE, Event.FAILED: Status.FAILED}[event]
 
 
 def run_owner() -> RunOwner:
@@ -131,20 +81,20 @@ def _apply(event: Event, trainer: Trainer | None = None) -> None:
     st.session_state.status = transition(Status(st.session_state.status), event, done=done, diverged=diverged)
 
 
-def sync_run(config: Config | None, claim: int, caps: Limits) -> None:
+def sync_run(config: Config | None, claim: int, limits: ServerLimits) -> None:
     """Apply mid-run changes (learning rate, epochs) to the live run."""
     trainer: Trainer | None = st.session_state.trainer
     if trainer is None or config is None or needs_reset(config, trainer):
         return
     trainer.set_learning_rate(config.training.learning_rate)
     if config.training.epochs != trainer.config.training.epochs:
-        if not fill_snapshots(trainer, claim, caps):  # a new plan keeps other epochs: the deferred ones first
+        if not fill_snapshots(trainer, claim, limits):  # a new plan keeps other epochs: the deferred ones first
             st.stop()  # a newer script run took the run over
         trainer.set_epochs(config.training.epochs)
         _apply(Event.MORE_EPOCHS, trainer)  # a finished run with epochs to go: Resume trains on
 
 
-def fill_snapshots(trainer: Trainer, claim: int, caps: Limits) -> bool:
+def fill_snapshots(trainer: Trainer, claim: int, limits: ServerLimits) -> bool:
     """Make a fast run's deferred snapshots (Trainer.snapshots) by training it again, in the server's queue
     like any training; False if a newer script run took the run over. Such a run is at most a second of
     training, so the budget never refuses it; if it did, the snapshots would stay deferred and unshown."""
@@ -152,7 +102,7 @@ def fill_snapshots(trainer: Trainer, claim: int, caps: Limits) -> bool:
         return True
     rows = trainer.uploaded_rows[0].shape if trainer.uploaded_rows is not None else None
     try:
-        return run_in_turns(_trained_again(trainer), Work(trainer.config, trainer.epoch, rows), caps, run_owner(),
+        return run_in_turns(_trained_again(trainer), Work(trainer.config, trainer.epoch, rows), limits, run_owner(),
                             claim, None, "Training the run again for replay", trainer) is not None
     except Refused:
         return True
@@ -163,12 +113,12 @@ def _trained_again(trainer: Trainer) -> Generator[int, None, bool]:
     return True
 
 
-def _start(config: Config | None, dataset: Dataset | None, event: Event, caps: Limits) -> None:
+def _start(config: Config | None, dataset: Dataset | None, event: Event, limits: ServerLimits) -> None:
     if config is None:
         return
     fresh = Status(st.session_state.status).ended or st.session_state.trainer is None
     run = None if fresh else st.session_state.trainer
-    if event is Event.TRAIN and (refusal := budget_refusal(config, dataset, caps, run)):  # Step is one epoch
+    if event is Event.TRAIN and (refusal := budget_refusal(config, dataset, limits, run)):  # Step is one epoch
         st.session_state.run_error = refusal  # never starts: the message says how to shrink the run
         return
     if Status(st.session_state.status).ended:
@@ -188,13 +138,13 @@ def _start(config: Config | None, dataset: Dataset | None, event: Event, caps: L
 
 
 @claims_the_run
-def on_train(config: Config | None, dataset: Dataset | None, caps: Limits = LIMITS) -> None:
-    _start(config, dataset, Event.TRAIN, caps)
+def on_train(config: Config | None, dataset: Dataset | None, limits: ServerLimits = SERVER_LIMITS) -> None:
+    _start(config, dataset, Event.TRAIN, limits)
 
 
 @claims_the_run
-def on_step(config: Config | None, dataset: Dataset | None, caps: Limits = LIMITS) -> None:
-    _start(config, dataset, Event.STEP, caps)
+def on_step(config: Config | None, dataset: Dataset | None, limits: ServerLimits = SERVER_LIMITS) -> None:
+    _start(config, dataset, Event.STEP, limits)
 
 
 @claims_the_run

@@ -1,9 +1,9 @@
 """The server's share for each session: every path that trains goes through here.
 
 What a request would cost and whether it may start (`refusal`), the wait for a training slot in
-the server's one queue (core/admission.py) with its place on screen, turns with the other runs,
+the server's one queue (server/admission.py) with its place on screen, turns with the other runs,
 and `run_in_turns`, which takes any such work (One epoch's walk, replay's training again, the
-CPU-against-CUDA timing) a step at a time. The Train page's own loop is pages/parts/live_view.py.
+CPU-against-CUDA timing) a step at a time. The Train page's own loop is pages/ui/train/live_view.py.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from typing import TypeVar
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from core.admission import FairQueue, Ticket, shared_queue
-from core.budget import TRAINING_CLOCK, Calibration, Estimate, calibrate, estimate
-from core.config import Config, Limits
+from core.config import Config
 from core.tabular import Dataset
 from core.trainer import Trainer
+from server.admission import FairQueue, Ticket, shared_queue
+from server.budget import TRAINING_CLOCK, Calibration, Estimate, calibrate, estimate
+from server.limits import ServerLimits
 
 T = TypeVar("T")
 POLL_SECONDS = 0.25  # how often a waiting run looks at its place and lets a click stop it, in a short line
@@ -33,7 +34,7 @@ POLL_SECONDS = 0.25  # how often a waiting run looks at its place and lets a cli
 # one poll, 1 s in a class of 30.
 WAKEUPS_PER_SECOND = 30
 REDRAW_SECONDS = 1.0  # a waiting run's place is redrawn at most this often
-# How long a run that ended keeps its slot for the script run that draws its outcome (core/admission.py):
+# How long a run that ended keeps its slot for the script run that draws its outcome (server/admission.py):
 # that script run takes 0.2-0.7 s on a busy demo; a tab closed before it costs the next run this much.
 OUTCOME_SECONDS = 2.0
 HELD_SLOT = "held_slot"  # session_state: (queue, ticket) of a slot kept for the outcome
@@ -58,11 +59,11 @@ class Refused(Exception):
         self.message = message
 
 
-def refusal(work: Work, caps: Limits) -> str | None:
+def refusal(work: Work, limits: ServerLimits) -> str | None:
     """Why `work` may not start on this server, or None: the one decision for every page."""
     if work.epochs <= 0:
         return None
-    cost = estimate(work.config, caps, work.data_shape, calibration(caps), epochs=work.epochs)
+    cost = estimate(work.config, limits, work.data_shape, calibration=calibration(limits), epochs=work.epochs)
     return refusal_text(cost, work.reaching) if cost.over else None
 
 
@@ -95,20 +96,20 @@ def wall_clock_note(run: Trainer, limit: int) -> str:
     )
 
 
-def budget_refusal(config: Config, dataset: Dataset | None, caps: Limits, trainer: Trainer | None) -> str | None:
+def budget_refusal(config: Config, dataset: Dataset | None, limits: ServerLimits, trainer: Trainer | None) -> str | None:
     """Why the Train page's run (or what is left of it, when resuming) may not start, or None."""
     epochs_left = config.training.epochs - (trainer.epoch if trainer is not None else 0)
-    return refusal(Work(config, epochs_left, dataset.x.shape if dataset is not None else None), caps)
+    return refusal(Work(config, epochs_left, dataset.x.shape if dataset is not None else None), limits)
 
 
 CALIBRATION_WAIT = 30.0  # s: a calibration waits this long at most for a slot, then measures anyway
 
 
-def calibration(caps: Limits) -> Calibration:
+def calibration(limits: ServerLimits) -> Calibration:
     """The budget's measure of this machine. Taken once per process by training two small networks,
     so in a training slot like any run: measured beside a class's runs it would read their load."""
     if not calibrate.cache_info().currsize:
-        queue = shared_queue(caps.max_concurrent_runs, caps.max_turn_ms / 1000)
+        queue = shared_queue(limits.max_concurrent_runs, limits.max_turn_ms / 1000)
         ticket = queue.join()
         try:
             with _admitted(queue.acquire(ticket, timeout=CALIBRATION_WAIT)):
@@ -200,13 +201,13 @@ class Admission:
 
 
 @contextmanager
-def training_slot(caps: Limits, still_wanted: Callable[[], bool], place: DeltaGenerator) -> Iterator[Admission]:
+def training_slot(limits: ServerLimits, still_wanted: Callable[[], bool], place: DeltaGenerator) -> Iterator[Admission]:
     """A place in the server's queue for the block, shown in `place` while it waits.
 
     The place is given back however the block ends, a Pause, Stop or closed tab (Streamlit's
     StopException or RerunException inside an st call) included; with `keep_for_outcome` set, only
     once the page has drawn the outcome (give_back_held_slot), or after OUTCOME_SECONDS."""
-    queue = shared_queue(caps.max_concurrent_runs, caps.max_turn_ms / 1000)
+    queue = shared_queue(limits.max_concurrent_runs, limits.max_turn_ms / 1000)
     ticket = queue.join()
     admission = Admission(queue, ticket, still_wanted)
     try:
@@ -276,7 +277,7 @@ class RunOwner:
 TURN_OVER = object()  # a turn's outcome when another run waits for the slot
 
 
-def run_in_turns(work: Generator[object, None, T], cost: Work, caps: Limits, owner: RunOwner, claim: int,
+def run_in_turns(work: Generator[object, None, T], cost: Work, limits: ServerLimits, owner: RunOwner, claim: int,
                  place: DeltaGenerator | None, label: str, clock_key: object) -> T | None:
     """Run `work`, which trains one step per iteration and returns its result, as the Train page runs:
     refused over the budget (Refused), in the server's queue, in turns while others wait, its time
@@ -286,14 +287,14 @@ def run_in_turns(work: Generator[object, None, T], cost: Work, caps: Limits, own
     PROGRESS_SECONDS, else a session-state access, where Streamlit stops the script run for a click,
     a closed tab or another page; a step only while `claim` is `owner`'s newest (None once it is not).
     """
-    if message := refusal(cost, caps):
+    if message := refusal(cost, limits):
         raise Refused(message)
-    with training_slot(caps, lambda: owner.newest == claim, place) as admission:
+    with training_slot(limits, lambda: owner.newest == claim, place) as admission:
         if not admission.admitted:
             return None
         progress = Progress(place, label, cost.epochs)
         while True:
-            with TRAINING_CLOCK.timing(clock_key, caps.max_wall_seconds) as over_time:
+            with TRAINING_CLOCK.timing(clock_key, limits.max_wall_seconds) as over_time:
                 outcome = _turn(work, admission, owner, claim, over_time, progress)
             if outcome is not TURN_OVER:
                 break
@@ -305,7 +306,7 @@ def run_in_turns(work: Generator[object, None, T], cost: Work, caps: Limits, own
         return outcome.value
     if outcome is None:
         return None
-    raise Refused(f"Stopped at the limit of {caps.max_wall_seconds:,} s of training per run on this shared "
+    raise Refused(f"Stopped at the limit of {limits.max_wall_seconds:,} s of training per run on this shared "
                   "server. Ask for less, or run the script on your own machine.")
 
 

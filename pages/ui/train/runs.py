@@ -14,33 +14,35 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from core.config import FIELDS, Config, Limits
+from core.config import FIELDS, Config
 from core.exports import safe_csv
 from core.runs import SNAPSHOT_BUDGET_BYTES, KeptRun, RunStore, differing_fields
+from core.status import Status
 from core.trainer import Trainer
-from pages.parts.live_view import Frame, chart, counter_frame, live_figures, text_frame
-from pages.parts.run_archive import ENDED, keep_run, run_store
-from pages.parts.text import quoted
-from pages.parts.train_state import fill_snapshots
-from pages.parts.train_widgets import widget_value
+from pages.ui.common.text import quoted
+from pages.ui.train.archive import ENDED, keep_run, run_store
+from pages.ui.train.live_view import Frame, chart, counter_frame, live_figures, text_frame
+from pages.ui.train.sidebar import widget_value
+from pages.ui.train.state import fill_snapshots
+from server.limits import ServerLimits
 from viz import training as figures
 from viz.boundary import boundary_figures
 from viz.runs import comparison_figure, mark_epoch
 
-REPLAYABLE = ("paused", *ENDED)
+REPLAYABLE = (Status.PAUSED, *ENDED)
 EDITABLE = {"show": "on the chart", "pin": "never dropped by the cap", "name": "double-click to rename"}
 
 
 # ----------------------------------------------------------------- replay ---
 
 
-def draw_run(live_view, trainer: Trainer, status: str, claim: int, caps: Limits) -> None:
+def draw_run(live_view, trainer: Trainer, status: str, claim: int, limits: ServerLimits) -> None:
     """An idle run: kept if it ended, its charts drawn at the epoch the replay slider is on."""
     if status in ENDED:
         keep_run(trainer, status)
     epoch = trainer.epoch
     if status in REPLAYABLE and trainer.epoch >= 1:
-        if not fill_snapshots(trainer, claim, caps):
+        if not fill_snapshots(trainer, claim, limits):
             st.stop()  # a newer script run took the run over and draws the page
     if status in REPLAYABLE and trainer.epoch >= 1 and not trainer.snapshots_deferred:
         with live_view.replay.container():

@@ -53,7 +53,7 @@ class LiveSchedule:
         self.started = clock()
 
     def skip(self, seconds: float) -> None:
-        """Leave out a wait for the run's next turn (core/admission.py): every clock, and the pace,
+        """Leave out a wait for the run's next turn (server/admission.py): every clock, and the pace,
         carry on from where they were. Otherwise each turn would begin by drawing every chart."""
         for clock in (self.frame, self.text, self.slow, self.plane):
             clock.next_due += seconds

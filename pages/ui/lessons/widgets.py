@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.config import ConfigError
 from core.lesson import LESSON_CONSTANT, UPSTREAM_KINDS, TensorView, Upstream
-from pages.parts.text import show_errors
+from pages.ui.common.text import show_errors
 
 UPSTREAM_LABELS = {
     "mean": "mean: 1/N each (d out.mean() / d out)",

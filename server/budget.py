@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from core.config import Config, Limits, parameter_count, test_rows
+from core.config import Config, parameter_count, test_rows
 from core.trainer import Trainer, seconds_per_epoch
+from server.limits import ServerLimits
 
 # Two calibration runs: the lesson's network (mostly overhead) and one whose products dominate.
 SMALL = Config().replace(hidden_sizes=(8,), n_samples=100)
@@ -29,7 +30,8 @@ class Calibration:
     overhead: float  # seconds per epoch whatever the size
     per_unit: float  # seconds per (parameter x sample) per epoch
 
-    def seconds_per_epoch(self, units: float) -> float:
+    def cost_of(self, units: float) -> float:
+        """Seconds per epoch of `units` (parameters x samples)."""
         return self.overhead + self.per_unit * units
 
 
@@ -66,7 +68,7 @@ class Estimate:
     seconds: float  # the whole run
     seconds_per_epoch: float
     epochs: int
-    limit: int  # Limits.max_run_seconds
+    limit: int  # ServerLimits.max_run_seconds
 
     @property
     def over(self) -> bool:
@@ -77,15 +79,15 @@ class Estimate:
         return int(self.limit / self.seconds_per_epoch) if self.seconds_per_epoch > 0 else self.epochs
 
 
-def estimate(config: Config, limits: Limits, data_shape: tuple[int, int] | None = None,
-             calibration: Calibration | None = None, epochs: int | None = None) -> Estimate:
+def estimate(config: Config, limits: ServerLimits, data_shape: tuple[int, int] | None = None, *,
+             calibration: Calibration, epochs: int | None = None) -> Estimate:
     """The training time of `epochs` (the config's by default) epochs on this machine, before they start.
 
     Mini-batches pay the per-step overhead once a batch; the products still cost parameters x samples.
     """
-    fit = calibration or calibrate()
+    fit = calibration
     extra_steps = steps_per_epoch(config, data_shape) - 1
-    per_epoch = fit.seconds_per_epoch(work_units(config, data_shape)) + fit.overhead * extra_steps
+    per_epoch = fit.cost_of(work_units(config, data_shape)) + fit.overhead * extra_steps
     epochs = config.training.epochs if epochs is None else epochs
     return Estimate(per_epoch * epochs, per_epoch, epochs, limits.max_run_seconds)
 

@@ -64,15 +64,15 @@ def inspect_epoch_link(trainer: Trainer) -> None:
                    f"{trainer.config.training.learning_rate:g} throughout, so its weights differ from these.")
 
 
-def read_request(params: Mapping[str, str], fallback: Mapping[str, object], caps: Limits) -> Request:
+def read_request(params: Mapping[str, str], fallback: Mapping[str, object], limits: Limits) -> Request:
     """The config from the URL's fields (or, when it has none, `fallback`: the Train page's widgets),
     then `epoch` (0 to epochs - 1) and `phase`."""
     source = params if any(name in params for name in FIELDS) else fallback
-    values, errors = parse_fields(source, caps)
+    values, errors = parse_fields(source, limits)
     config = None
     if not errors:
         try:
-            config = parse_config(values, caps)
+            config = parse_config(values, limits)
         except ConfigError as error:  # over a cap on the whole network
             errors.update(error.errors)
     if config is not None and (unwalked := unwalked_options(config)):
@@ -81,7 +81,7 @@ def read_request(params: Mapping[str, str], fallback: Mapping[str, object], caps
     if config is not None and config.training.device == "cuda" and (reason := cuda_unavailable_reason()):
         errors["device"] = f"'cuda' is not usable here ({reason})"
         config = None
-    epochs = config.training.epochs if config is not None else caps.max_epochs
+    epochs = config.training.epochs if config is not None else limits.max_epochs
     epoch = _epoch(params.get("epoch", "0"), epochs, errors)
     phase = params.get("phase", PHASES[0])
     if phase not in PHASES:
