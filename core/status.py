@@ -31,6 +31,7 @@ class Status(StrEnum):
 class Event(StrEnum):
     TRAIN = "train"  # Train or Resume clicked
     STEP = "step"  # Step clicked
+    BEGIN = "begin"  # the training loop starts on a run asked to train or step
     PAUSE = "pause"
     STOP = "stop"
     RESET = "reset"
@@ -53,5 +54,5 @@ def transition(status: Status, event: Event, *, done: bool = False, diverged: bo
         if done:
             return Status.FINISHED
         return Status.RUNNING if event is Event.RAN and not single_step else Status.PAUSED
-    return {Event.TRAIN: Status.RUNNING, Event.STEP: Status.STEP, Event.STOP: Status.STOPPED,
-            Event.RESET: Status.IDLE, Event.FAILED: Status.FAILED}[event]
+    return {Event.TRAIN: Status.RUNNING, Event.STEP: Status.STEP, Event.BEGIN: Status.RUNNING,
+            Event.STOP: Status.STOPPED, Event.RESET: Status.IDLE, Event.FAILED: Status.FAILED}[event]

@@ -136,7 +136,8 @@ def show_backward(walk: EpochWalk) -> None:
 def show_update(walk: EpochWalk) -> None:
     before, after = st.columns(2)
     before.metric("loss before the update", f"{walk.loss.loss:.6g}")
-    after.metric("loss after (the next epoch's)", f"{walk.loss_after:.6g}", delta=f"{walk.loss_after - walk.loss.loss:.4g}",
+    after.metric("loss after (the next epoch's)", f"{walk.loss_after:.6g}",
+                 delta=f"{walk.loss_after - walk.loss.loss:.4g}",
                  delta_color="inverse")
     st.plotly_chart(figures.update_figure(walk.updates, step_label=step_label(walk)), key="epoch_update")
 

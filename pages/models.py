@@ -27,7 +27,8 @@ def defaults() -> dict[str, object]:
     values: dict[str, object] = {"models_seed": 7, "models_batch": 10, "models_index": 0, "models_device": "cpu",
                                  "models_upstream": "lesson", "models_constant": lesson.LESSON_CONSTANT}
     for i in range(st.session_state.models_count):
-        kind, n_in, n_out = sequential_lesson.DEFAULT_LAYERS[i] if i < len(sequential_lesson.DEFAULT_LAYERS) else ("Linear", 16, 16)
+        layers = sequential_lesson.DEFAULT_LAYERS
+        kind, n_in, n_out = layers[i] if i < len(layers) else ("Linear", 16, 16)
         values.update({f"models_kind_{i}": kind, f"models_in_{i}": n_in or 16, f"models_out_{i}": n_out or 16})
     return values
 
@@ -110,7 +111,8 @@ def gradients(spec: sequential_lesson.SequentialSpec) -> tuple[sequential_lesson
         st.number_input("batch", key="models_batch", step=1, help=f"rows of x; 1 to {lesson.MAX_BATCH}")
         spec = sequential_lesson.SequentialSpec(spec.layers, st.session_state.models_batch, spec.seed)
         upstream = upstream_picker("models")
-        run = checked(lambda: sequential_lesson.model_gradients(spec, upstream), "This batch or gradient cannot be used")
+        run = checked(lambda: sequential_lesson.model_gradients(spec, upstream),
+                      "This batch or gradient cannot be used")
         st.plotly_chart(gradients_figure(run.layers), key="models_gradients")
         for name, units in run.dead_units.items():
             if units:

@@ -96,7 +96,8 @@ def wall_clock_note(run: Trainer, limit: int) -> str:
     )
 
 
-def budget_refusal(config: Config, dataset: Dataset | None, limits: ServerLimits, trainer: Trainer | None) -> str | None:
+def budget_refusal(config: Config, dataset: Dataset | None, limits: ServerLimits,
+                   trainer: Trainer | None) -> str | None:
     """Why the Train page's run (or what is left of it, when resuming) may not start, or None."""
     epochs_left = config.training.epochs - (trainer.epoch if trainer is not None else 0)
     return refusal(Work(config, epochs_left, dataset.x.shape if dataset is not None else None), limits)

@@ -11,6 +11,8 @@ TRANSITIONS = [
     (S.IDLE, E.TRAIN, False, False, False, S.RUNNING),
     (S.IDLE, E.STEP, False, False, False, S.STEP),
     (S.PAUSED, E.TRAIN, False, False, False, S.RUNNING),  # Resume
+    (S.STEP, E.BEGIN, False, False, False, S.RUNNING),  # the loop starts the one epoch
+    (S.RUNNING, E.BEGIN, False, False, False, S.RUNNING),  # a script run picks up a run that trains
     (S.FINISHED, E.TRAIN, False, False, False, S.RUNNING),  # Train again (a fresh trainer)
     (S.RUNNING, E.PAUSE, False, False, False, S.PAUSED),
     (S.RUNNING, E.PAUSE, True, False, False, S.FINISHED),  # the click landed on the last epoch's frame
@@ -49,3 +51,18 @@ def test_a_status_equals_its_text_and_prints_as_it():
     assert Status.PAUSED == "paused" and f"{Status.PAUSED}" == "paused"
     assert [s for s in Status if s.ended] == [S.STOPPED, S.FINISHED, S.DIVERGED, S.FAILED]
     assert [s for s in Status if s.resumable] == [S.RUNNING, S.PAUSED]
+
+
+def test_every_status_change_in_the_pages_goes_through_the_table():
+    """An assignment to the session's `status` anywhere in pages/ is `transition(...)`'s result."""
+    import ast
+    from pathlib import Path
+
+    writes = []
+    for path in (Path(__file__).resolve().parent.parent / "pages").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "status"
+                                                    for t in node.targets):
+                called = node.value.func if isinstance(node.value, ast.Call) else None
+                writes.append((path.name, getattr(called, "id", None)))
+    assert writes and all(function == "transition" for _, function in writes), writes

@@ -344,9 +344,11 @@ def test_cpu_vs_cuda_panel_only_where_cuda_exists(train, monkeypatch):
     import core.device
     import core.trainer
     import pages.ui.common.device_radio
+    import pages.ui.train.sections
     import pages.ui.train.sidebar
 
-    for module in (core.device, pages.ui.common.device_radio, pages.ui.train.sidebar):  # pretend this machine has a GPU
+    pretend_a_gpu = (core.device, pages.ui.common.device_radio, pages.ui.train.sidebar, pages.ui.train.sections)
+    for module in pretend_a_gpu:
         monkeypatch.setattr(module, "cuda_unavailable_reason", lambda: None)
     seconds = {"cpu": 2e-4, "cuda": 5e-4}
     monkeypatch.setattr(core.trainer, "epoch_seconds",

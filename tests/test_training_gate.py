@@ -61,7 +61,8 @@ def test_the_hostile_epoch_link_is_refused_before_any_step_with_the_train_pages_
     [error] = [e.value for e in at.error]
     assert error.startswith("Reaching epoch 99,999 from the seed would train for about")
     assert "over the limit of 600 s per run" in error and "an epoch below" in error and "the script below" in error
-    assert [b.proto.label for b in at.get("download_button")] == ["Download train_module_lab.py", "Download train_module_lab.R"]
+    downloads = [b.proto.label for b in at.get("download_button")]
+    assert downloads == ["Download train_module_lab.py", "Download train_module_lab.R"]
     assert at.session_state.epoch_walker.trainer.epoch == 0
     assert not [hidden for hidden, *_ in steps if hidden == (512,) * 4]  # the calibration's networks only
     assert not at.subheader  # no phase drawn
@@ -72,6 +73,7 @@ def test_every_training_step_of_every_page_holds_a_slot(steps, monkeypatch):
     epoch's walk, the CPU-against-CUDA timing and the budget's calibration: each step in a slot."""
     import core.device
     import pages.ui.common.device_radio
+    import pages.ui.train.sections
     import pages.ui.train.sidebar
 
     monkeypatch.setattr(core.trainer, "DEFERRED_EPOCH_SECONDS", 60.0)  # a short run's snapshots: made on replay
@@ -84,7 +86,8 @@ def test_every_training_step_of_every_page_holds_a_slot(steps, monkeypatch):
     train.button(key="btn_reset").click().run()
     train.button(key="btn_step").click().run()  # a fresh run, paused after one epoch
     train.number_input(key="epochs").set_value(30).run()  # a new plan
-    for module in (core.device, pages.ui.common.device_radio, pages.ui.train.sidebar):  # pretend there is a GPU
+    pretend_a_gpu = (core.device, pages.ui.common.device_radio, pages.ui.train.sidebar, pages.ui.train.sections)
+    for module in pretend_a_gpu:
         monkeypatch.setattr(module, "cuda_unavailable_reason", lambda: None)
     monkeypatch.setattr(core.trainer, "_synchronize", lambda device: None)
     monkeypatch.setattr(core.trainer, "resolve_device", lambda name: core.device.torch.device("cpu"))
@@ -164,7 +167,7 @@ LISTED_CALLERS = {
     ("pages/epoch.py", "walking", "steps_to"): "a generator run_in_turns drives",
     ("pages/epoch.py", "walking", "walk"): "a generator run_in_turns drives",
     ("pages/epoch.py", "_walk", "walk"): "a kept walk: walker.kept() said it trains nothing",
-    ("pages/train.py", "show_device_timing", "device_seconds"): "a generator passed to run_in_turns",
+    ("pages/ui/train/sections.py", "show_device_timing", "device_seconds"): "a generator passed to run_in_turns",
     ("pages/ui/train/runs.py", "replay_slider", "snapshots"): "after fill_snapshots trained it again in turns",
     ("pages/ui/train/runs.py", "replay_frame", "snapshots"): "after replay_slider",
 }

@@ -55,7 +55,8 @@ def lesson_loop(optimizer: str, reduction: str, phase: str) -> tuple[str, str]:
 def _forward(walk: EpochWalk) -> str:
     n = walk.loss.y.shape[0]
     dead = sum(len(m.dead_units) for m in walk.forward)
-    dead_note = f", and {dead} ReLU unit{'s' if dead != 1 else ''} output 0 for every sample (dead, marked ×)" if dead else ""
+    dead_note = (f", and {dead} ReLU unit{'s' if dead != 1 else ''} output 0 for every sample (dead, marked ×)"
+                 if dead else "")
     return (f"`y_pred = model(x)` sent all {n} samples of `x` through the {len(walk.forward)} modules of the "
             f"`nn.Sequential`, and a forward hook on each recorded its output (samples × units). Each `nn.Linear` "
             f"computes `x @ weight.T + bias` and each activation then works on every value on its own{dead_note}.")

@@ -59,7 +59,8 @@ def _load(limits: Limits) -> None:
         checkpoint = dataclasses.replace(checkpoint, config=checkpoint.config.replace(device="cpu"))
         note = f" It was trained on CUDA, which is unavailable here ({reason}), so it continues on the CPU."
     if checkpoint.uploaded_rows is not None:
-        note += (f" It carries on with the {len(checkpoint.uploaded_rows[0]):,} rows of the uploaded CSV saved with it; "
+        rows = len(checkpoint.uploaded_rows[0])
+        note += (f" It carries on with the {rows:,} rows of the uploaded CSV saved with it; "
                  "the sidebar's data is for a new run.")
     trainer = restore_trainer(checkpoint)
     for name, value in checkpoint.config.values().items():

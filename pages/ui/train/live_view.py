@@ -209,7 +209,8 @@ def first_frame(run: Trainer, view: dict[str, bool]) -> Frame:
     return run_frame(run, True, view["log_scale"])
 
 
-def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int, limits: ServerLimits = SERVER_LIMITS) -> bool:
+def train_live(run: Trainer, live_view: LiveView, single_step: bool, claim: int,
+               limits: ServerLimits = SERVER_LIMITS) -> bool:
     """Step epochs until done or interrupted, drawing a frame only when one is due.
 
     A click on Pause or Stop reruns the script. Streamlit stops this run inside its next st.* call

@@ -38,7 +38,8 @@ from pages.ui.train import teacher_link
 from pages.ui.train.data import uploaded_dataset
 from pages.ui.train.teacher_link import locked
 
-OPTIMIZER_LABELS = {"manual_sgd": "manual SGD (the lesson's loop)", "sgd": "torch.optim.SGD", "adam": "torch.optim.Adam"}
+OPTIMIZER_LABELS = {"manual_sgd": "manual SGD (the lesson's loop)", "sgd": "torch.optim.SGD",
+                    "adam": "torch.optim.Adam"}
 VIEW_DEFAULTS = {"live": True, "log_scale": False}  # how to draw, not what to train; also in the URL
 # Kept across page visits (Streamlit forgets a widget's value once another page was shown).
 PERSISTED = [*FIELDS, *VIEW_DEFAULTS, "data_source"]
@@ -122,10 +123,12 @@ def _data_widgets(limits: Limits) -> tuple[Dataset | None, str | None]:
                      help="The lesson's regression, or one of TensorFlow Playground's classification sets: "
                           "points (x1, x2) on the plane labelled 0 or 1.")
         classification = st.session_state.dataset != "lesson"
-        st.number_input("Samples", key="n_samples", disabled=locked("n_samples"), min_value=1, max_value=limits.max_samples, step=10,
+        st.number_input("Samples", key="n_samples", disabled=locked("n_samples"), min_value=1,
+                        max_value=limits.max_samples, step=10,
                         help=f"Points on the plane; 1 to {limits.max_samples:,}." if classification else
                         f"Rows of x ~ N(0, 1); 1 to {limits.max_samples:,}.")
-        st.number_input("Noise std", key="noise_std", disabled=locked("noise_std"), min_value=0.0, max_value=10.0, step=0.1, format="%.2f",
+        st.number_input("Noise std", key="noise_std", disabled=locked("noise_std"), min_value=0.0, max_value=10.0,
+                        step=0.1, format="%.2f",
                         help="Moves each point by N(0, (0.1·std)²) on each axis (gauss: widens the blobs)."
                         if classification else "y gets + N(0, std²) noise; the lesson uses 1.")
         if not classification:
@@ -166,30 +169,35 @@ def _network_widgets(limits: Limits) -> None:
     st.subheader("Network")
     st.text_input("Hidden layer sizes", key="hidden_sizes", disabled=locked("hidden_sizes"),
                   help=f"Units per hidden nn.Linear, comma-separated: 0 to {limits.max_hidden_layers} layers "
-                       f"of 1 to {limits.max_units} units; empty for none (one nn.Linear straight to the output). The output "
-                       "layer has 1.")
+                       f"of 1 to {limits.max_units} units; empty for none (one nn.Linear straight to the output). "
+                       "The output layer has 1.")
     read_as("hidden_sizes", limits)
     add, remove = st.columns(2)
-    add.button("Layer", key="add_layer", icon=":material/add:", on_click=_add_layer, width="stretch", disabled=locked("hidden_sizes"),
+    fixed = locked("hidden_sizes")
+    add.button("Layer", key="add_layer", icon=":material/add:", on_click=_add_layer, width="stretch", disabled=fixed,
                help="Add a hidden layer (a copy of the last size).")
-    remove.button("Layer", key="remove_layer", icon=":material/remove:", on_click=_remove_layer, width="stretch", disabled=locked("hidden_sizes"),
-                  help="Remove the last hidden layer.")
-    st.selectbox("Activation", ACTIVATIONS, key="activation", disabled=locked("activation"), help="The nn module placed after each hidden Linear.")
+    remove.button("Layer", key="remove_layer", icon=":material/remove:", on_click=_remove_layer, width="stretch",
+                  disabled=fixed, help="Remove the last hidden layer.")
+    st.selectbox("Activation", ACTIVATIONS, key="activation", disabled=locked("activation"),
+                 help="The nn module placed after each hidden Linear.")
 
 
 def _training_widgets(limits: Limits) -> None:
     st.subheader("Training")
     rates = sorted({*LEARNING_RATES, float(st.session_state.learning_rate)})
-    st.select_slider("Learning rate", rates, key="learning_rate", disabled=locked("learning_rate"), format_func=lambda v: f"{v:g}",
+    st.select_slider("Learning rate", rates, key="learning_rate", disabled=locked("learning_rate"),
+                     format_func=lambda v: f"{v:g}",
                      help="Log scale, 1e-6 to 1; the lesson uses 1e-4. May change mid-run.")
     st.number_input("Epochs", key="epochs", disabled=locked("epochs"), min_value=1, step=50, help="May change mid-run.")
     st.radio("Loss reduction", REDUCTIONS, key="reduction", disabled=locked("reduction"), horizontal=True,
              help="sum: (y_pred - y).pow(2).sum(), as in the lesson; mean divides it by the number of samples.")
-    st.selectbox("Update rule", list(OPTIMIZER_LABELS), key="optimizer", disabled=locked("optimizer"), format_func=OPTIMIZER_LABELS.get)
-    st.number_input("Batch size", key="batch_size", disabled=locked("batch_size"), min_value=0, max_value=limits.max_samples,
-                    step=1, help="0: every training row in one step, the lesson's full batch. Otherwise a "
-                                 "torch.utils.data.DataLoader shuffles the rows each epoch and the model takes a step "
-                                 "per batch; an epoch is one pass over them.")
+    st.selectbox("Update rule", list(OPTIMIZER_LABELS), key="optimizer", disabled=locked("optimizer"),
+                 format_func=OPTIMIZER_LABELS.get)
+    st.number_input("Batch size", key="batch_size", disabled=locked("batch_size"), min_value=0,
+                    max_value=limits.max_samples, step=1,
+                    help="0: every training row in one step, the lesson's full batch. Otherwise a "
+                         "torch.utils.data.DataLoader shuffles the rows each epoch and the model takes a step "
+                         "per batch; an epoch is one pass over them.")
     for name, label, term in (("l1", "L1 penalty", "p.abs().sum()"), ("l2", "L2 penalty", "p.pow(2).sum()")):
         rates = sorted({*PENALTIES, float(st.session_state[name])})
         st.select_slider(label, rates, key=name, disabled=locked(name), format_func=lambda v: f"{v:g}",

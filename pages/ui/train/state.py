@@ -174,6 +174,16 @@ def on_loaded(trainer: Trainer) -> None:
     _apply(Event.LOADED, trainer)
 
 
+def begin_training(config: Config | None, trainer: Trainer | None) -> bool | None:
+    """When the session's run is to train in this script run (Train or Step clicked, its settings
+    unchanged), mark it running and return whether it trains a single step; else None."""
+    status = Status(st.session_state.status)
+    if trainer is None or status not in (Status.RUNNING, Status.STEP) or needs_reset(config, trainer):
+        return None
+    st.session_state.status = transition(status, Event.BEGIN)
+    return status is Status.STEP
+
+
 def status_after(trainer: Trainer, single_step: bool) -> Status:
     """The status the training loop leaves when it ends (train_live)."""
     return transition(Status.RUNNING, Event.RAN, done=trainer.done, diverged=trainer.diverged_at is not None,
