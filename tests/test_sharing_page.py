@@ -107,97 +107,110 @@ class Place:
         self.drawn.append(None)
 
 
-def test_a_queued_run_draws_its_place_only_when_it_changes(monkeypatch):
-    """It waits through several polls with one run ahead, then is next, then starts: three drawings
-    (two places and the emptied slot), however many polls; each poll still lets a click in."""
-    import threading
-    import time
+class ScriptedQueue:
+    """A queue whose line moves as a test scripts it, on a fake clock: each look (a timed-out acquire)
+    moves the clock on by its timeout and the line by one entry of `ahead`; past the script, the slot
+    is free. It records the timeout of every look."""
+
+    slots, turn, training = 1, 0.1, 1
+
+    def __init__(self, ahead: list[int], clock: list[float]):
+        self.script, self.clock, self.timeouts = list(ahead), clock, []
+
+    @property
+    def waiting(self) -> int:
+        return (self.script[0] if self.script else 0) + 1
+
+    def acquire(self, ticket, timeout=None) -> bool:
+        if not self.script:
+            return True
+        self.timeouts.append(timeout)
+        self.clock[0] += timeout
+        self.script.pop(0)
+        return False
+
+    def ahead(self, ticket) -> int:
+        return self.script[0] if self.script else 0
+
+
+@pytest.fixture
+def fake_clock(monkeypatch) -> list[float]:
+    import types
 
     from server import gate
-    from server.admission import FairQueue
+
+    clock = [100.0]
+    monkeypatch.setattr(gate, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    return clock
+
+
+def test_a_queued_run_draws_its_place_only_when_it_changes(monkeypatch, fake_clock):
+    """Several looks with one run ahead, then it is next, then it starts: three drawings (two places and
+    the emptied slot), however many looks; each look lets a click in."""
+    from server import gate
 
     reads = []
     monkeypatch.setattr(gate, "let_clicks_in", lambda: reads.append(1))
-    monkeypatch.setattr(gate, "POLL_SECONDS", 0.02)
-    monkeypatch.setattr(gate, "WAKEUPS_PER_SECOND", 1000)
     monkeypatch.setattr(gate, "REDRAW_SECONDS", 0.0)
-    queue, place = FairQueue(slots=1), Place()
-    training, ahead, mine = queue.join(), queue.join(), queue.join()
-    queue.acquire(training, timeout=0)
-
-    def the_others_leave():
-        time.sleep(0.2)
-        queue.release(ahead)  # left the line: mine is next
-        time.sleep(0.2)
-        queue.release(training)
-
-    others = threading.Thread(target=the_others_leave)
-    others.start()
-    assert gate.wait_for_slot(queue, mine, lambda: True, place)
-    others.join()
+    queue, place = ScriptedQueue([1, 1, 1, 1, 0, 0, 0], fake_clock), Place()
+    assert gate.wait_for_slot(queue, None, lambda: True, place)
     assert place.drawn == [gate.queue_text(1, queue), gate.queue_text(0, queue), None]
-    assert len(reads) >= 10  # polled every 0.02 s for 0.4 s
+    assert len(reads) == 7
 
 
-@pytest.mark.parametrize("waiting, most_polls", [(2, 12), (30, 2)])
-def test_waiting_runs_poll_less_often_in_a_long_line(monkeypatch, waiting, most_polls):
-    """All waiting runs together look at their places (and let a click in) about WAKEUPS_PER_SECOND
-    times a second at most: here one of 2 looks every POLL_SECONDS (0.1 s), one of 30 every 1.5 s.
-    Either starts as soon as the slot is free, not at its next look."""
-    import threading
-    import time
-
+def test_a_look_that_finds_a_newer_script_run_stops_waiting(monkeypatch, fake_clock):
     from server import gate
-    from server.admission import FairQueue
-
-    reads = []
-    monkeypatch.setattr(gate, "let_clicks_in", lambda: reads.append(time.perf_counter()))
-    monkeypatch.setattr(gate, "POLL_SECONDS", 0.1)
-    monkeypatch.setattr(gate, "WAKEUPS_PER_SECOND", 20)
-    queue = FairQueue(slots=1)
-    training, mine, *behind = [queue.join() for _ in range(waiting + 1)]
-    queue.acquire(training, timeout=0)
-    release = threading.Timer(1.0, queue.release, args=(training,))
-    release.start()
-    began = time.perf_counter()
-    assert gate.wait_for_slot(queue, mine, lambda: True, None)
-    started = time.perf_counter() - began
-    release.join()
-    assert 0.95 < started < 1.3  # woken by the release, not by its next poll
-    expected = 1.0 / gate.poll_seconds(waiting)  # looks in the second it waited: 10 for 2, 0.67 for 30
-    assert expected - 2 <= len(reads) <= most_polls
-
-
-def test_a_waiting_runs_place_is_redrawn_at_most_once_a_redraw_interval(monkeypatch):
-    """In turns, the line moves every turn: six moves in ~0.4 s are drawn as two or three places."""
-    import threading
-    import time
-
-    from server import gate
-    from server.admission import FairQueue
 
     monkeypatch.setattr(gate, "let_clicks_in", lambda: None)
-    monkeypatch.setattr(gate, "POLL_SECONDS", 0.01)
+    looks = iter([True, True, False])
+    assert not gate.wait_for_slot(ScriptedQueue([3] * 10, fake_clock), None, lambda: next(looks), Place())
+
+
+@pytest.mark.parametrize("waiting, seconds", [(2, 0.1), (4, 0.2), (30, 1.5)])
+def test_waiting_runs_poll_less_often_in_a_long_line(monkeypatch, fake_clock, waiting, seconds):
+    """All waiting runs together look at their places (and let a click in) about WAKEUPS_PER_SECOND
+    times a second at most: one of 2 looks every POLL_SECONDS, one of 4 every 0.2 s, one of 30 every 1.5 s."""
+    from server import gate
+
+    monkeypatch.setattr(gate, "let_clicks_in", lambda: None)
+    monkeypatch.setattr(gate, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(gate, "WAKEUPS_PER_SECOND", 20)
+    queue = ScriptedQueue([waiting - 1] * 5, fake_clock)
+    assert gate.wait_for_slot(queue, None, lambda: True, None)
+    assert queue.timeouts == [pytest.approx(seconds)] * 5
+
+
+def test_a_waiting_run_starts_when_the_slot_is_given_back_not_at_its_next_look():
+    """The release notifies the first in line: a wait of up to an hour returns once the slot is free."""
+    import threading
+
+    from server.admission import FairQueue
+
+    queue = FairQueue(slots=1)
+    training, mine = queue.join(), queue.join()
+    queue.acquire(training, timeout=0)
+    started = threading.Event()
+    waiter = threading.Thread(target=lambda: queue.acquire(mine, timeout=3600) and started.set())
+    waiter.start()
+    assert not started.wait(timeout=0.2)  # waits while the slot is taken
+    queue.release(training)
+    assert started.wait(timeout=60)  # well before its hour: woken by the release
+    waiter.join()
+    queue.release(mine)
+
+
+def test_a_waiting_runs_place_is_redrawn_at_most_once_a_redraw_interval(monkeypatch, fake_clock):
+    """In turns the line moves every look: six moves at 0.1 s a look, redrawn at most every 0.25 s, are
+    drawn as two places (at 0 s and 0.3 s), then the slot is emptied."""
+    from server import gate
+
+    monkeypatch.setattr(gate, "let_clicks_in", lambda: None)
+    monkeypatch.setattr(gate, "POLL_SECONDS", 0.1)
     monkeypatch.setattr(gate, "WAKEUPS_PER_SECOND", 1000)
     monkeypatch.setattr(gate, "REDRAW_SECONDS", 0.25)
-    queue, place = FairQueue(slots=1), Place()
-    training, *ahead = [queue.join() for _ in range(7)]
-    mine = queue.join()
-    queue.acquire(training, timeout=0)
-
-    def the_line_moves():
-        for ticket in ahead:
-            time.sleep(0.06)
-            queue.release(ticket)
-        queue.release(training)
-
-    mover = threading.Thread(target=the_line_moves)
-    mover.start()
-    assert gate.wait_for_slot(queue, mine, lambda: True, place)
-    mover.join()
-    places = place.drawn[:-1]
-    assert place.drawn[0] == gate.queue_text(6, queue) and place.drawn[-1] is None
-    assert 1 <= len(places) <= 3 < len(ahead)
+    queue, place = ScriptedQueue([6, 5, 4, 3, 2, 1], fake_clock), Place()
+    assert gate.wait_for_slot(queue, None, lambda: True, place)
+    assert place.drawn == [gate.queue_text(5, queue), gate.queue_text(2, queue), None]
 
 
 def test_a_run_takes_turns_with_another_sessions_and_only_its_turns_count_as_training(monkeypatch):
