@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from apptest import open_page
 from streamlit.testing.v1 import AppTest
 
 from pages.ui.common.text import LISTED, plain, quoted
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN_PAGE = str(ROOT / "pages" / "train.py")
-EPOCH_PAGE = str(ROOT / "pages" / "epoch.py")
+TRAIN_PAGE, EPOCH_PAGE = "train", "epoch"
 HOSTILE = [
     "[click me](https://evil.example/phish)",
     "![img](http://127.0.0.1:9/x.png)",
@@ -33,14 +33,6 @@ def assert_as_text(at: AppTest, text: str) -> None:
     bodies = messages(at)
     assert any(quoted(text) in body for body in bodies), (text, bodies)
     assert not any(text in body for body in bodies if text != plain(text)), text
-
-
-def open_page(page: str, **params: str) -> AppTest:
-    at = AppTest.from_file(page, default_timeout=120)
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception
-    return at
 
 
 @pytest.mark.parametrize("text", HOSTILE)

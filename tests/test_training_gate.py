@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from apptest import open_page
 from other_session import OtherSession
 from streamlit.testing.v1 import AppTest
 
@@ -20,8 +21,6 @@ from server import gate
 from server.limits import SERVER_LIMITS
 
 ROOT = Path(__file__).resolve().parent.parent
-EPOCH_PAGE = str(ROOT / "pages" / "epoch.py")
-TRAIN_PAGE = str(ROOT / "pages" / "train.py")
 LARGEST = {"hidden_sizes": "512,512,512,512", "n_samples": "10000", "reduction": "mean", "epochs": "100000"}
 
 
@@ -49,11 +48,7 @@ def _caller() -> tuple[str, str]:
 
 
 def open_epoch(**params: str) -> AppTest:
-    at = AppTest.from_file(EPOCH_PAGE, default_timeout=120)
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception
-    return at
+    return open_page("epoch", **params)
 
 
 def test_the_hostile_epoch_link_is_refused_before_any_step_with_the_train_pages_message(steps):
@@ -77,8 +72,7 @@ def test_every_training_step_of_every_page_holds_a_slot(steps, monkeypatch):
     import pages.ui.train.sidebar
 
     monkeypatch.setattr(core.trainer, "DEFERRED_EPOCH_SECONDS", 60.0)  # a short run's snapshots: made on replay
-    train = AppTest.from_file(TRAIN_PAGE, default_timeout=120)
-    train.run()
+    train = open_page("train")
     train.number_input(key="epochs").set_value(20).run()
     train.button(key="btn_step").click().run()
     train.button(key="btn_train").click().run()  # finished, its replay slider drawn
