@@ -4,15 +4,12 @@ check of Streamlit's Markdown, with CSV columns and file names, is tests/e2e/tes
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from apptest import open_page
 from streamlit.testing.v1 import AppTest
 
 from pages.ui.common.text import LISTED, plain, quoted
 
-ROOT = Path(__file__).resolve().parent.parent
 TRAIN_PAGE, EPOCH_PAGE = "train", "epoch"
 HOSTILE = [
     "[click me](https://evil.example/phish)",
