@@ -3,7 +3,8 @@ same run as medians of several repetitions, printed as one Markdown table (progr
 
     python -m bench                      # everything: ~15 minutes on 2 cores, longer when the app is slow
     python -m bench --quick              # a smoke run: one repetition, short runs
-    python -m bench --only loops,cold    # some groups: loops live large long size boundary cold replay classroom server_class rerun
+    python -m bench --only loops,cold    # some groups, of: loops live large long size boundary cold replay
+                                         #   classroom server_class rerun
     python -m bench --only server_class --sessions 1,3   # the real server's class, with these class sizes
     python -m bench --only server_class --sessions 30 --class-epochs 10000   # longer runs: less of the machine's noise
     python -m bench --reps 5             # repetitions for every group
@@ -88,7 +89,8 @@ class Bench:
         self.reps = {group: args.reps or (1 if args.quick else n) for group, n in DEFAULT_REPS.items()}
         self.lesson = [Run("lesson 3-32-1, 100 samples", (32,), 100, epochs) for epochs in (200, 5000)]
         # The lesson's lr (1e-4) with the summed loss diverges on this network by epoch 5; 1e-6 trains all 200.
-        self.large_run = Run("4x512 hidden, 10,000 samples, lr 1e-6", (512,) * 4, 10_000, 3 if args.quick else 200, 1e-6)
+        self.large_run = Run("4x512 hidden, 10,000 samples, lr 1e-6", (512,) * 4, 10_000, 3 if args.quick else 200,
+                             1e-6)
         self.long_run = Run("lesson 3-32-1, 100 samples", (32,), 100, 5_000 if args.quick else 100_000)
         self.samples: dict[str, object] = {}
         self.rows: list[Row] = []
@@ -136,7 +138,8 @@ class Bench:
         key = f"{run.label} {run.epochs}"
         live, off = found[key, True], found[key, False]
         cpu = [medians(ts, "server_cpu", "browser_cpu") for ts in (live, off)]
-        detail = f" (CPU s, live vs off: server {cpu[0][0]:.1f} vs {cpu[1][0]:.1f}, browser {cpu[0][1]:.1f} vs {cpu[1][1]:.1f})"
+        detail = (f" (CPU s, live vs off: server {cpu[0][0]:.1f} vs {cpu[1][0]:.1f}, "
+                  f"browser {cpu[0][1]:.1f} vs {cpu[1][1]:.1f})")
         return ratio_row("Browser: live charts vs live drawing off", f"{run.label}, {run.epochs:,} epochs",
                          [t.seconds for t in live], [t.seconds for t in off], "live=false", limit, detail)
 
@@ -157,7 +160,8 @@ class Bench:
             self.rows.append(ratio_row("End to end: click to last frame (live) vs bare loop",
                                        f"{run.label}, {run.epochs:,} epochs", [t.seconds for t in live],
                                        self.loop_times("bare", run), "bare loop, plain Python", limit,
-                                       f" (click to first epoch shown {start:.2f} s; last counter to last chart {final:.2f} s)"))
+                                       f" (click to first epoch shown {start:.2f} s; "
+                                       f"last counter to last chart {final:.2f} s)"))
         self.last_drawn(found)
 
     def large(self) -> None:
@@ -256,9 +260,9 @@ class Bench:
         sys.path.insert(0, str(self.app))
         from bench import server_class
 
-        # Runs of ~3 s by default, ~30 turns of 100 ms each: a run's epochs/s is the machine's speed averaged
-        # over its turns (one turn's spreads ~13% on this 2-core VM), and a run that needs one turn more than
-        # another finishes a round later, 1/30 of its time. Shorter runs measure the machine's noise.
+        # Runs of ~30 turns each by default: a run's epochs/s is then the machine's speed averaged over its
+        # turns, and a run that needs one turn more than another finishes only a round later. Shorter runs
+        # measure the machine's noise.
         epochs = self.class_epochs
         expected = server_class.expected_loss(epochs)
         with browser.Server(self.app, env=self.env) as server:
@@ -321,7 +325,8 @@ class Bench:
             self.samples[f"boundary {network.label}"] = {**asdict(cost), "other_charts_bytes": others}
             config = f"{network.label}, grid {cost.grid_size}x{cost.grid_size}"
             self.rows.append(Row("Boundary: chart JSON per frame (decision boundary + hidden units)", config,
-                                 f"{cost.bytes / 1000:.1f} KB ({cost.boundary_bytes / 1000:.1f} + {cost.units_bytes / 1000:.1f})",
+                                 f"{cost.bytes / 1000:.1f} KB "
+                                 f"({cost.boundary_bytes / 1000:.1f} + {cost.units_bytes / 1000:.1f})",
                                  target="<= 100 KB", result=verdict(cost.bytes <= 100_000)))
             self.rows.append(Row("Boundary: server time per frame (grid forward pass, figures, JSON)", config,
                                  f"{cost.ms:.0f} ms (forward pass {cost.forward_ms:.0f} ms): at most "
@@ -369,7 +374,8 @@ class Bench:
                     self.samples.setdefault(f"{kind} loop, {run.label}, {run.epochs} epochs", []).append(
                         time_in_process(kind, run, self.app, self.env))
             # Info: the target is the loops group's Trainer (snapshots included) against the bare loop.
-            self.rows.append(ratio_row("Replay snapshots: Trainer with vs without them", f"{run.label}, {run.epochs:,} epochs",
+            self.rows.append(ratio_row("Replay snapshots: Trainer with vs without them",
+                                       f"{run.label}, {run.epochs:,} epochs",
                                        self.samples[f"trainer loop, {run.label}, {run.epochs} epochs"],
                                        self.samples[key], "Trainer without snapshots", None))
         largest = Config().replace(hidden_sizes=[LIMITS.max_units] * LIMITS.max_hidden_layers,
@@ -404,8 +410,8 @@ class Bench:
                     getattr(self, group)()
                 except Exception as error:  # one broken group still leaves the others' figures
                     errors += 1
-                    self.rows.append(Row(f"{group}: ERROR", "", f"{type(error).__name__}: {error}".splitlines()[0][:200],
-                                         result="ERROR"))
+                    self.rows.append(Row(f"{group}: ERROR", "",
+                                         f"{type(error).__name__}: {error}".splitlines()[0][:200], result="ERROR"))
             if self.browser is not None:
                 self.browser.close()
         self.rows.insert(0, Row("Setup", f"{os.cpu_count()} CPUs, torch threads: {threads}",
@@ -454,7 +460,8 @@ def classroom_row(result: dict, expected_loss: float, alone: float, turns: bool)
 Result = TypeVar("Result")
 
 
-def around_class(n: int, alone: Callable[[int], list[dict]], run_class: Callable[[], Result]) -> tuple[Result, list[dict]]:
+def around_class(n: int, alone: Callable[[int], list[dict]],
+                 run_class: Callable[[], Result]) -> tuple[Result, list[dict]]:
     """A class of `n` and its baseline, the same `n` runs alone one after another: half just before it
     and half just after. This VM's speed drifts 10-20% within a minute and swings run to run, so a
     few short runs, or runs minutes away, misread a class by as much; the same work alone, on both
@@ -490,20 +497,24 @@ def server_class_rows(result: dict, expected: str, alone: dict, slots: int, plai
     """A class size's rows: the class as a whole, fairness between its sessions, and a new visitor.
 
     `alone`: the same runs alone one after another, around it (around_class). `plain`: bench/classroom.py's
-    result for the same class (the same runs through the same queue in a plain process, no server): the spread the machine
-    itself gives identical runs, beside the server's (other processes on a shared machine swing a
-    run's rate by 2x). Per second of server CPU takes most of that load out, not all of it."""
+    result for the same class (the same runs through the same queue in a plain process, no server): the
+    spread the machine itself gives identical runs, beside the server's (other processes on a shared
+    machine swing a run's rate). Per second of server CPU takes most of that load out, not all of it."""
     n, epochs, sessions = result["n"], result["epochs"], result["sessions"]
-    values = {key: [s[key] for s in sessions] for key in ("ready", "rate", "cpu_rate", "wall_rate", "wait", "frames", "deltas")}
+    values = {key: [s[key] for s in sessions]
+              for key in ("ready", "rate", "cpu_rate", "wall_rate", "wait", "frames", "deltas")}
     correct = sum(s["loss"] == expected and s["epochs"] == str(epochs) for s in sessions)
     throughput, alone_throughput = n * epochs / result["seconds"], epochs / alone["seconds"]
     kept = throughput / alone_throughput
     config = f"lesson 3-32-1, {epochs:,} epochs each, live=false, K={slots}"
     others = result["machine_cores"] - result["server_cores"]
     rows = [Row(
-        f"Class on the real server (websocket clients, no browser): {n} session{'s' if n > 1 else ''} at once", config,
-        f"done in {result['seconds']:.1f} s, total {throughput:.0f} epochs/s; peak server RSS {result['rss_mb']:.0f} MB; "
-        f"final loss as expected {correct}/{n}; pages ready, all opened at once, {min_median_max(values['ready'], ' s', 2)} "
+        f"Class on the real server (websocket clients, no browser): {n} session{'s' if n > 1 else ''} at once",
+        config,
+        f"done in {result['seconds']:.1f} s, total {throughput:.0f} epochs/s; "
+        f"peak server RSS {result['rss_mb']:.0f} MB; "
+        f"final loss as expected {correct}/{n}; pages ready, all opened at once, "
+        f"{min_median_max(values['ready'], ' s', 2)} "
         f"(min/median/max); queue wait (click to first epoch) "
         f"{min_median_max(values['wait'], ' s', 1)}; deltas delivered per session while training "
         f"{min_median_max(values['frames'])}, click to outcome {min_median_max(values['deltas'])}; cores busy: server "
@@ -527,7 +538,7 @@ def server_class_rows(result: dict, expected: str, alone: dict, slots: int, plai
     visitor = result["visitor_ready"]
     rows.append(Row(f"A new visitor's Train page ready (script run finished) while {n} train", config,
                     f"{visitor:.2f} s" + ("" if result["visitor_during_training"] else " (the class had finished)"),
-                    "22 s before the queue (issue 19, 30 sessions, browsers)", target="<= 5 s",
+                    "22 s (before the queue: 30 sessions, browsers)", target="<= 5 s",
                     result=verdict(visitor <= 5)))
     return rows
 
@@ -582,7 +593,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(bench.samples, indent=1, default=str))
     print(table(bench.rows))
-    log(f"done in {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.1f}; raw samples in {RESULTS}")
+    log(f"done in {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.1f}; "
+        f"raw samples in {RESULTS}")
     return 1 if errors else 0
 
 

@@ -76,7 +76,8 @@ def frame_cost(network: Network, grid_size: int | None = None, reps: int = 5) ->
         started = time.perf_counter()
         plane = plane_outputs(model, x_train, grid_size)
         computed = time.perf_counter()
-        figures = (boundary_figure(plane, x_train, y_train, x_test, y_test, epoch=epoch), units_figure(plane, epoch=epoch))
+        figures = (boundary_figure(plane, x_train, y_train, x_test, y_test, epoch=epoch),
+                   units_figure(plane, epoch=epoch))
         sizes = tuple(len(pio.to_json(figure, validate=False)) for figure in figures)
         totals.append(time.perf_counter() - started)
         forwards.append(computed - started)
@@ -90,8 +91,9 @@ def main(argv: list[str]) -> None:
     for network in (LESSON, LARGEST):
         for grid_size in sorted(GRID_SIZES):
             cost = frame_cost(network, grid_size, reps)
-            print(f"| {network.label} | {grid_size} | {cost.boundary_bytes / 1000:.1f} | {cost.units_bytes / 1000:.1f} | "
-                  f"{cost.bytes / 1000:.1f} | {cost.ms:.1f} | {cost.forward_ms:.1f} |", flush=True)
+            print(f"| {network.label} | {grid_size} | {cost.boundary_bytes / 1000:.1f} | "
+                  f"{cost.units_bytes / 1000:.1f} | {cost.bytes / 1000:.1f} | {cost.ms:.1f} | {cost.forward_ms:.1f} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

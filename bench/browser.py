@@ -26,7 +26,8 @@ RUN_TIMEOUT_MS = 600_000
 IDLE_TIMEOUT_MS = 60_000
 
 # The minimal app cold start is compared with: Streamlit, torch, and a Train button to wait for.
-MINIMAL_APP = 'import streamlit as st\nimport torch  # noqa: F401\n\nst.button("Train", key="btn_train", type="primary")\n'
+MINIMAL_APP = ('import streamlit as st\nimport torch  # noqa: F401\n\n'
+               'st.button("Train", key="btn_train", type="primary")\n')
 
 # Notes the click on Train, and the first time each loss-chart title with an epoch ("Loss (epoch 12: 3.4)")
 # and each epoch counter text ("Epoch 12 / 200") is in the DOM: distinct frames, however often redrawn.
@@ -55,7 +56,8 @@ FINAL_FRAME_JS = """
   const counter = [...document.querySelectorAll("[data-testid='stMarkdownContainer']")].map((e) => e.textContent);
   if (!counter.some((t) => t.startsWith(`Epoch ${epochs} / ${epochs}`) && t.includes("finished"))) return false;
   const titles = [...document.querySelectorAll(".gtitle")].map((e) => e.textContent);
-  const final = [`Loss (epoch ${epochs}:`, `parameter (epoch ${epochs})`, `Weights at epoch ${epochs}`, `Gradients at epoch ${epochs}`];
+  const final = [`Loss (epoch ${epochs}:`, `parameter (epoch ${epochs})`, `Weights at epoch ${epochs}`, \
+`Gradients at epoch ${epochs}`];
   return final.every((part) => titles.some((t) => t.includes(part)));
 }
 """

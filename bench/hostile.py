@@ -77,7 +77,7 @@ def _checkpoint_file(kind: str) -> bytes:
         return save_checkpoint(trainer)
     payload = torch.load(io.BytesIO(save_checkpoint(Trainer(Config().replace(epochs=100)))), weights_only=True)
     history = payload["history"]
-    if kind == "memo bomb":  # the file: one float referenced 7.5 million times
+    if kind == "memo bomb":  # one float referenced 7.5 million times
         history["losses"] = [1.5] * 7_500_000
         module = types.SimpleNamespace(Pickler=MemoFloats, __name__="pickle")
     elif kind == "distinct floats":  # as many as version 1 allowed at the limits, each written out, in lists

@@ -1,5 +1,5 @@
 """A Train page rerun's script CPU, with the start view shared across sessions (server/figure_cache.py)
-or built by each session as before: every click and every page open of a class pays it, while a run trains.
+or built by each session: every click and every page open of a class pays it, while a run trains.
 
     python -m bench.rerun    # the lesson and xor, 20 reruns each way, interleaved
 """
@@ -42,7 +42,7 @@ def timed_script_runs() -> Iterator[list[float]]:
 @contextmanager
 def start_view_shared(shared: bool) -> Iterator[None]:
     """Keep figures as the app does, or keep none (and drop what is kept): each session then builds
-    its own, as before."""
+    its own."""
     from server import figure_cache
 
     bound, kept = figure_cache.KEPT, figure_cache._kept

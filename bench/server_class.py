@@ -138,7 +138,8 @@ class Client:
                 msg = ForwardMsg()
                 msg.ParseFromString(data)
                 self.session.read(msg, len(data), time.perf_counter())
-                if msg.WhichOneof("type") == "script_finished" and msg.script_finished == FINISHED and done(self.session):
+                if (msg.WhichOneof("type") == "script_finished" and msg.script_finished == FINISHED
+                        and done(self.session)):
                     return
 
     async def open_page(self) -> None:
@@ -227,7 +228,8 @@ class ServerSampler:
         times = [t for t, *_ in self.samples]
         server, busy = ([sample[i] for sample in self.samples] for i in (2, 3))
         span = max(end - start, 1e-9)
-        return tuple((float(np.interp(end, times, v)) - float(np.interp(start, times, v))) / span for v in (server, busy))
+        return tuple((float(np.interp(end, times, v)) - float(np.interp(start, times, v))) / span
+                     for v in (server, busy))
 
     def __enter__(self) -> ServerSampler:
         self._thread = threading.Thread(target=self._sample, daemon=True)

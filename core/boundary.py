@@ -15,16 +15,9 @@ import torch
 from torch import nn
 
 # Grid points per side: the finest of GRID_SIZES whose pass over the grid stays within MAX_GRID_MACS
-# multiply-adds. Measured with `python -m bench.boundary 7` (one torch thread, 2 cores shared with other
-# work, load ~3): forward pass / whole frame (pass, both figures, their JSON) / JSON bytes:
-#   2-512x4-1, 10,000 points (788k MACs a point): G=25  23 /  61 ms / 20.8 KB   G=40  82 /  96 ms / 22.8 KB
-#                                                 G=60 217 / 242 ms / 26.0 KB   G=80 409 / 457 ms / 30.5 KB
-#   2-32-1, 100 points (96 MACs a point):         G=25..80: 1-6 ms / 17-49 ms / 13.8-23.5 KB (the figures dominate)
-# (a second run at load ~5: the largest network 46 / 85 ms at G=25, 117 / 170 ms at G=40.)
-# Bytes barely depend on G (a cell is one byte on the wire, the points and the units' tiles are the
-# bulk); time grows as G^2 times the network's MACs. 5e8 MACs (~25-50 ms on one thread here) gives the
-# largest network G=25, 2-512-512-1 G=40, and networks of up to ~78k MACs a point (2-256-256-1, the
-# lesson's 2-32-1) G=80.
+# multiply-adds. A frame's bytes barely depend on G (a cell is one byte on the wire), but its time grows
+# as G^2 times the network's MACs, so a large network gets a coarser grid (`python -m bench.boundary`
+# measures every G).
 GRID_SIZES = (80, 60, 40, 25)  # finest first
 MAX_GRID_MACS = 5e8
 MARGIN = 0.1  # the plane reaches this fraction of the points' range beyond them on every side
@@ -38,7 +31,8 @@ class PlaneOutputs:
     x1: np.ndarray  # (G,) float32, the grid's first input, ascending
     x2: np.ndarray  # (G,) float32, the grid's second input, ascending
     probability: np.ndarray  # (G, G) float32, torch.sigmoid(logit): p(class 1)
-    units: np.ndarray  # (K, G, G) float32, the first hidden layer's first K units after the activation; K = 0 without one
+    # (K, G, G) float32, the first hidden layer's first K units after the activation; K = 0 without one
+    units: np.ndarray
     total_units: int  # units in the first hidden layer (0 without one), of which `units` holds the first K
 
 
@@ -58,13 +52,16 @@ def boundary_data(model: nn.Sequential, x_train: np.ndarray | torch.Tensor, y_tr
                   grid_size: int | None = None) -> BoundaryData:
     """What viz.boundary.boundary_figures draws: the plane spans the training and test points (so
     none falls outside it), the points and labels come back as numpy on the CPU."""
-    train, test = _as_numpy(x_train).reshape(-1, 2), _as_numpy(x_test if x_test is not None else np.empty((0, 2))).reshape(-1, 2)
+    train, test = (_as_numpy(x_train).reshape(-1, 2),
+                   _as_numpy(x_test if x_test is not None else np.empty((0, 2))).reshape(-1, 2))
     plane = plane_outputs(model, np.concatenate([train, test]), grid_size)
-    labels = [_as_numpy(y if y is not None else np.empty(0)).reshape(-1).astype(np.float32) for y in (y_train, y_test)]
+    labels = [_as_numpy(y if y is not None else np.empty(0)).reshape(-1).astype(np.float32)
+              for y in (y_train, y_test)]
     return BoundaryData(plane, train.astype(np.float32), labels[0], test.astype(np.float32), labels[1])
 
 
-def plane_extent(points: np.ndarray | torch.Tensor, margin: float = MARGIN) -> tuple[tuple[float, float], tuple[float, float]]:
+def plane_extent(points: np.ndarray | torch.Tensor,
+                 margin: float = MARGIN) -> tuple[tuple[float, float], tuple[float, float]]:
     """((low, high) of x1, (low, high) of x2): the points' range widened by `margin` of it on each side.
 
     A range of zero width (one point, or a constant column) is widened to +-1 around it, so the
@@ -107,7 +104,8 @@ def plane_outputs(model: nn.Sequential, points: np.ndarray | torch.Tensor, grid_
             logits, hidden = _forward_keeping_first_hidden(model, grid.to(parameter.device, parameter.dtype))
             probability = torch.sigmoid(logits).reshape(grid_size, grid_size)
             total = 0 if hidden is None else hidden.shape[1]
-            kept = _empty_units(grid_size) if hidden is None else hidden[:, :max_units].T.reshape(-1, grid_size, grid_size)
+            kept = (_empty_units(grid_size) if hidden is None
+                    else hidden[:, :max_units].T.reshape(-1, grid_size, grid_size))
             return PlaneOutputs(x1, x2, _to_float32(probability), _to_float32(kept), total)
     finally:
         model.train(was_training)
@@ -120,7 +118,8 @@ def _check_two_inputs(model: nn.Sequential) -> None:
         raise ValueError(f"a decision boundary needs a model with two inputs (x1, x2); this one has {inputs}")
 
 
-def _forward_keeping_first_hidden(model: nn.Sequential, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _forward_keeping_first_hidden(model: nn.Sequential,
+                                  inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(the model's output (N, 1), the first hidden layer's output after its activation (N, H), None
     without a hidden layer): one pass through the Sequential.
 

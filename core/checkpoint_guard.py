@@ -61,8 +61,8 @@ def _max_history_bytes(limits: Limits) -> int:
 
 
 # What torch.save writes for a Module Lab checkpoint, and nothing else. torch's weights_only
-# unpickler also lets a pickle call bytearray(n) or torch.FloatTensor(n): a 1 KB file allocated
-# 300 MB. Opcode -> bytes of its argument; None: read by check_pickle.
+# unpickler also lets a pickle call bytearray(n) or torch.FloatTensor(n), so a tiny file could
+# allocate hundreds of MB. Opcode -> bytes of its argument; None: read by check_pickle.
 _OPCODES: dict[int, int | None] = {
     **{ord(code): 0 for code in "}(]e)atsuQ\x89\x88RN\x85\x86\x87"},  # containers, tuples, bools, None, calls
     0x80: 1, ord("K"): 1, ord("M"): 2, ord("J"): 4, ord("G"): 8,  # PROTO, BININT1/2, BININT, BINFLOAT
@@ -85,7 +85,7 @@ MAX_VALUES = 20_000
 def check_pickle(pickled: bytes) -> None:
     """Walk data.pkl's opcodes without making any object: refuse what Module Lab never writes, and
     more values than a run within the limits holds, before torch's unpickler materialises them (a
-    15 MB pickle of 7.5 million references to one float took the server from 434 to 2,499 MB)."""
+    memo bomb of references to one float would take the server's memory by the GB)."""
     position, count, references, budget = 0, 0, 0, MAX_VALUES
     while position < len(pickled):
         code, position, count = pickled[position], position + 1, count + 1

@@ -2,8 +2,9 @@
 
 Each step's script is whole and runnable: it repeats the setup lines of the steps before
 it (seed, module, x, backward) and then prints what that step shows, with the same seed
-and sizes as the lessons (core.linear_lesson, core.sequential_lesson), so it prints the numbers on screen. `training_script` does the
-same for a Train page config: it reproduces core.trainer.Trainer epoch for epoch.
+and sizes as the lessons (core.linear_lesson, core.sequential_lesson), so it prints the numbers
+on screen. `training_script` does the same for a Train page config: it reproduces
+core.trainer.Trainer epoch for epoch.
 """
 
 from __future__ import annotations
@@ -412,7 +413,8 @@ def _python_split(config: Config) -> str:
     if not fraction:
         return ""
     held = test_rows(n, fraction)
-    return f"""# Hold out {held} of the {n} rows ({_number(fraction)}) as test data, once, by a permutation from a generator
+    return f"""# Hold out {held} of the {n} rows ({_number(fraction)}) as test data, once, by a permutation \
+from a generator
 # of its own: the weights below are drawn as they would be without a split.
 order = torch.randperm({n}, generator=torch.Generator().manual_seed({config.training.seed}))
 x_test, y_test = x[order[:{held}]], y[order[:{held}]]

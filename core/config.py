@@ -314,9 +314,8 @@ def estimated_memory_mb(config: Config, data_shape: tuple[int, int] | None = Non
     Parameters count four times (value, grad and Adam's two moments); each hidden layer
     keeps about two (n_samples, units) activations alive between forward and backward.
     data_shape is (rows, features) of uploaded data, else the config's synthetic data.
-    Measured (python -m bench.hostile session): 4 x 512 units on 10,000 samples of 20 features
-    is estimated at 177 MB and peaked at +130 MB with app.py's allocator setting
-    (server.process.return_freed_tensors_to_the_system), +324 MB without it.
+    It stays above the measured peak with app.py's allocator setting
+    (server.process.return_freed_tensors_to_the_system); `python -m bench.hostile session` measures it.
     """
     n_samples, n_features = data_shape or (config.data.n_samples, config.data.n_features)
     sizes = config.layer_sizes(n_features)
@@ -330,7 +329,8 @@ def check_size(config: Config, limits: Limits, data_shape: tuple[int, int] | Non
     count = parameter_count(config.layer_sizes(data_shape[1] if data_shape else None))
     if count > limits.max_parameters:
         raise ConfigError(
-            {"hidden_sizes": f"{count:,} parameters is over the cap of {limits.max_parameters:,}; use fewer or smaller layers"}
+            {"hidden_sizes": f"{count:,} parameters is over the cap of {limits.max_parameters:,}; "
+                             "use fewer or smaller layers"}
         )
     memory = estimated_memory_mb(config, data_shape)
     if memory > limits.max_memory_mb:

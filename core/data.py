@@ -20,10 +20,9 @@ def weighted_sum(x: torch.Tensor, coefficients: Sequence[float]) -> torch.Tensor
     """c_1*x_1 + c_2*x_2 + ..., added left to right as the lesson writes 0.2*x1 - 1.3*x2 - 0.5*x3.
 
     x: (n, features) -> (n,). Not `x @ coefficients`: a matmul's rounding depends on the CPU
-    (MKL sums in a different order with AVX-512 than with AVX2; on an AVX-512 Xeon 73 of the
-    default run's 200 losses moved, by up to 1.5e-05), while one float32 multiply or add rounds
-    the same everywhere. Adding c*x for a negative c gives the bits of subtracting |c|*x, as the
-    generated scripts write it: IEEE rounding is symmetric in sign.
+    (MKL sums in a different order with AVX-512 than with AVX2), while one float32 multiply or add
+    rounds the same everywhere. Adding c*x for a negative c gives the bits of subtracting |c|*x, as
+    the generated scripts write it: IEEE rounding is symmetric in sign.
     """
     total = coefficients[0] * x[:, 0]
     for i, c in enumerate(coefficients[1:], start=1):

@@ -68,8 +68,7 @@ def torch_threads(environ: Mapping[str, str] = os.environ) -> int:
 
     The server trains each session in its own thread, beside the browser drawing the charts
     on the same few cores. With torch's default of one thread per core, its parallel regions
-    wait on threads the OS has given to someone else: measured here, the lesson's 5,000
-    epochs took 28 s with live charts instead of 2.2 s with one thread.
+    wait on threads the OS has given to someone else.
     """
     text = environ.get("MODULE_LAB_TORCH_THREADS", "1").strip()
     return int(text) if text.isdigit() and int(text) >= 1 else 1
@@ -79,10 +78,10 @@ def use_torch_threads(threads: int) -> None:
     """Make the calling thread train on `threads` intra-op threads.
 
     Call it in the thread that trains. Streamlit runs every script run in a new thread, and torch
-    applies the process's count to a new thread only once that thread asks for it; measured: a
-    thread that had not, and trained, started a second OpenMP thread on its first epoch, which
-    spun against the browser. app.py calls server.process.set_torch_threads on each run; Trainer.step calls this
-    (a fragment rerun skips app.py). The check costs ~30 ns.
+    applies the process's count to a new thread only once that thread asks for it: else the
+    thread's first epoch may start another OpenMP thread, which spins against the browser.
+    app.py calls server.process.set_torch_threads on each run; Trainer.step calls this (a
+    fragment rerun skips app.py).
     """
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)

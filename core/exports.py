@@ -54,7 +54,8 @@ def metrics_csv(trainer: Trainer) -> str:
 
     history = trainer.history
     with trainer.lock:  # the columns grow while a run trains
-        columns = {"epoch": history.epochs, "loss": history.losses.copy(), "learning_rate": history.learning_rates.copy()}
+        columns = {"epoch": history.epochs, "loss": history.losses.copy(),
+                   "learning_rate": history.learning_rates.copy()}
         columns |= {name: column.copy() for name, column in history.metrics.items() if not np.isnan(column).all()}
         columns |= {f"grad_norm_{name}": norms.copy() for name, norms in history.grad_norms.items()}
     return safe_csv(pd.DataFrame(columns))

@@ -50,7 +50,8 @@ class Upstream:
         if self.kind not in UPSTREAM_KINDS:
             raise ConfigError({"upstream": f"{self.kind!r} is not one of {', '.join(UPSTREAM_KINDS)}"})
         if self.kind == "constant" and not (math.isfinite(self.constant) and abs(self.constant) <= MAX_CONSTANT):
-            raise ConfigError({"constant": f"{self.constant:g} is out of range; allowed -{MAX_CONSTANT:g} to {MAX_CONSTANT:g}"})
+            raise ConfigError(
+                {"constant": f"{self.constant:g} is out of range; allowed -{MAX_CONSTANT:g} to {MAX_CONSTANT:g}"})
 
     def fill(self, numel: int) -> float:
         """The value of every element of g for an output of `numel` elements."""

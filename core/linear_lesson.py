@@ -65,7 +65,8 @@ class LinearParameters:
 def create_linear(spec: LinearSpec) -> LinearParameters:
     layer, _ = _linear_run(spec)
     # kaiming_uniform_(a=sqrt(5)) gives gain sqrt(1/3) * sqrt(3/fan_in) = 1/sqrt(fan_in); the bias uses the same bound.
-    return LinearParameters(str(layer), tensor_view(layer.weight), tensor_view(layer.bias), 1 / math.sqrt(spec.in_features))
+    return LinearParameters(str(layer), tensor_view(layer.weight), tensor_view(layer.bias),
+                            1 / math.sqrt(spec.in_features))
 
 
 class GradFnNode(NamedTuple):
@@ -173,8 +174,8 @@ def backward_with_gradient(spec: LinearSpec, upstream: Upstream) -> GradientChec
     layer, x, g = _backward_once(spec, upstream)
     g64, x64 = g.double().numpy(), x.double().numpy()
     # out = x W^T + b, so d/dW = g^T x (out, batch) @ (batch, in) and d/db = sum of g over the batch.
-    return GradientCheck(tensor_view(g), tensor_view(layer.weight.grad), tensor_view(layer.bias.grad), g64.T @ x64, g64.sum(axis=0),
-                         str(g.T @ x), str(g.sum(dim=0)))
+    return GradientCheck(tensor_view(g), tensor_view(layer.weight.grad), tensor_view(layer.bias.grad), g64.T @ x64,
+                         g64.sum(axis=0), str(g.T @ x), str(g.sum(dim=0)))
 
 
 class GradientState(NamedTuple):

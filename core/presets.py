@@ -1,4 +1,5 @@
-"""Runs worth a link: each shows one idea of issue 14 (overfitting, why xor needs a hidden layer, a spiral)."""
+"""Runs worth a link: each shows one idea of the Playground's options (overfitting, why xor needs a hidden
+layer, a spiral)."""
 
 from __future__ import annotations
 

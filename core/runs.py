@@ -17,8 +17,8 @@ import numpy as np
 
 from core.config import FIELDS, LIMITS, Config, parameter_count
 
-# 64 MiB of float32 weights and gradients per run: the largest allowed network (20-512-512-512-512-1,
-# 799,233 parameters, 6.4 MB a snapshot) still keeps 10 epochs, the lesson's (161 parameters) all 200.
+# float32 weights and gradients per run: the largest allowed network still keeps 10 epochs, the lesson's
+# all 200.
 SNAPSHOT_BUDGET_BYTES = 64 * 2**20
 MAX_SNAPSHOTS = 201  # slider positions: every epoch of the lesson's 200-epoch run, and epoch 0
 CURVE_POINTS = 1200  # points of a kept run's loss curve (min/max pairs), twice a live chart's

@@ -1,4 +1,5 @@
-"""The Models page's lesson: an nn.Sequential, its named parameters, a sub-module, backward through every layer, a device."""
+"""The Models page's lesson: an nn.Sequential, its named parameters, a sub-module, backward through every
+layer, a device."""
 
 from __future__ import annotations
 

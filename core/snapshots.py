@@ -1,13 +1,10 @@
 """Replay's copies of a run's weights and gradients: one row per planned epoch in a few tensors.
 
 A Snapshot is every nn.Linear's weight, bias and their gradients at one epoch. A run keeps up to
-201 of them (core/runs.py plans which epochs). Kept as 8 tensor clones each, a run's snapshots
-were ~1,600 tensors and ~1,000 lists and tuples, every one tracked by the garbage collector, which
-Streamlit runs over every generation after each script run while holding the GIL. A class of 30
-such runs made each of those collections scan ~90,000 objects (28 ms in-process), once per page
-drawn, while the run next in line waited. A SnapshotStore instead gives each parameter and each
-gradient one buffer of shape (planned epochs, *parameter shape): a run's snapshots are a dozen
-tracked objects, and a Snapshot is a view of one row, made when asked for.
+201 of them (core/runs.py plans which epochs). A SnapshotStore gives each parameter and each
+gradient one buffer of shape (planned epochs, *parameter shape), so that a run's snapshots are a
+dozen objects for the garbage collector to scan, which Streamlit runs over every generation after
+each script run while holding the GIL; a Snapshot is a view of one row, made when asked for.
 """
 
 from __future__ import annotations
@@ -72,7 +69,8 @@ class SnapshotStore(Mapping[int, Snapshot]):
         # gradient has its parameter's shape)
         self._buffers = [[torch.empty((len(self._row), *t.shape), dtype=t.dtype, device=t.device) for t in (
             layer.weight, layer.bias, layer.weight, layer.bias)] for _, layer in linear_layers(model)]
-        self._with_grads: dict[int, bool] = {}  # captured epoch -> whether its gradients existed (not before the first backward())
+        # captured epoch -> whether its gradients existed (not before the first backward())
+        self._with_grads: dict[int, bool] = {}
 
     def capture(self, epoch: int, layers: list[tuple[str, Tensors]]) -> None:
         """Copy `layers` (model_tensors, or a Snapshot's) into the planned `epoch`'s row."""
@@ -93,7 +91,8 @@ class SnapshotStore(Mapping[int, Snapshot]):
     def __getitem__(self, epoch: int) -> Snapshot:
         grads = self._with_grads[epoch]  # KeyError for an epoch not captured, as a dict's
         row = self._row[epoch]
-        return Snapshot(epoch, [(name, [b[row] for b in buffers] if grads else [buffers[0][row], buffers[1][row], None, None])
+        return Snapshot(epoch, [(name, [b[row] for b in buffers] if grads
+                                 else [buffers[0][row], buffers[1][row], None, None])
                                 for name, buffers in zip(self._names, self._buffers)])
 
     def __iter__(self) -> Iterator[int]:

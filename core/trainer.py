@@ -72,8 +72,7 @@ def unseeded_model(config: ModelConfig, in_features: int) -> torch.nn.Sequential
     """The config's network with whatever weights the global generator gives now: for its shape and size.
 
     Under SEED_LOCK all the same: initialising draws from the global generator, and a draw between
-    another session's manual_seed and its build_run gives that run other weights (1 in 30 sessions
-    opening and starting runs at once trained from wrong weights without it; bench server_class).
+    another session's manual_seed and its build_run would give that run other weights.
     """
     with SEED_LOCK:
         return build_model(config, in_features)
@@ -189,7 +188,7 @@ class Trainer:
 
     def set_epochs(self, epochs: int) -> None:
         """Train longer (or stop earlier) without starting over. Fewer epochs than already trained
-        end the run where it is: its total is then the epochs it has, never fewer ("75079 / 10")."""
+        end the run where it is: its total is then the epochs it has, so it never reads fewer than done."""
         self.config = self.config.replace(epochs=max(epochs, self.epoch))
         self._plan_snapshots()
 
@@ -266,7 +265,8 @@ class Trainer:
         if self.optimizer is not None:
             # Clones: the optimizer updates its state in place, and a save may be restored more than once.
             state = {i: {key: value.clone() for key, value in s.items()} for i, s in optimizer_state.items()}
-            self.optimizer.load_state_dict({"state": state, "param_groups": self.optimizer.state_dict()["param_groups"]})
+            self.optimizer.load_state_dict(
+                {"state": state, "param_groups": self.optimizer.state_dict()["param_groups"]})
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate
         rows = list(history_rows)
@@ -385,7 +385,8 @@ class Trainer:
 
     def snapshot(self) -> Snapshot:
         """Every nn.Linear's weight, bias and their gradients, copied."""
-        return Snapshot(self.epoch, [(name, [_copy(t) for t in tensors]) for name, tensors in model_tensors(self.model)])
+        return Snapshot(self.epoch,
+                        [(name, [_copy(t) for t in tensors]) for name, tensors in model_tensors(self.model)])
 
     def plane(self, snapshot: Snapshot | None = None) -> BoundaryData | None:
         """The network over its input plane with the training and test points (core/boundary.py), with

@@ -6,17 +6,10 @@ slot when it pauses, stops or is interrupted, and joins at the back when resumed
 
 Runs take turns: once a run has trained `turn` seconds while another waits, it passes its slot on
 and goes to the back of the line (`turn_over`, `pass_turn`), as a time-sharing OS schedules
-processes. Run to the end one after the other, a class's identical runs each ran at whatever speed
-the machine had during its own few seconds: on this 2-core VM identical runs of a few seconds spread
-1.4-1.6x by themselves, and the class's epochs/s as much. Taking turns, each run's time spans nearly
-the whole class, so its epochs/s is close to the class's average; and a long run no longer holds up
-everyone's lesson-sized runs until it ends.
+processes, so that a long run does not hold up everyone's lesson-sized runs until it ends.
 
-A run that finishes may keep its slot for a short while (`release(ticket, linger=...)`): its page
-then draws the outcome, a script run of a few tenths of a second that shares the server's one GIL.
-Started during that script run, the next run in line trained at a sixth of its speed for its first
-half second; started after it, at full speed. The page gives the slot back once the outcome is drawn
-(`release(ticket)` again); a tab closed in between costs the others `linger` seconds at most.
+A run that finishes may keep its slot for a short while (`release(ticket, linger=...)`) while its
+page draws the outcome; the page gives the slot back once the outcome is drawn.
 """
 
 from __future__ import annotations
@@ -42,9 +35,8 @@ class FairQueue:
         self.slots = max(1, slots)
         self.turn = turn
         self._lock = threading.Lock()
-        # One condition per ticket on the one lock: a change wakes only the run first in line. With
-        # one condition for all, every handover woke all 29 waiting runs of a class, each taking the
-        # GIL from the training one: turns of 0.1 s cost up to 30% of the throughput.
+        # One condition per ticket on the one lock: a change wakes only the run first in line, not every
+        # waiting run, each of which would take the GIL from the training one.
         self._signals: dict[Ticket, threading.Condition] = {}
         self._waiting: deque[Ticket] = deque()
         self._training: dict[Ticket, float] = {}  # time.monotonic() its turn began
@@ -112,7 +104,9 @@ class FairQueue:
 
     def release(self, ticket: Ticket, linger: float = 0.0) -> None:
         """Leave the line or give the slot back; safe to call more than once. With `linger` > 0 a
-        training run keeps its slot that many seconds more, or until it is released again."""
+        training run keeps its slot that many seconds more, or until it is released again: the next run
+        would otherwise start beside the script run that draws the outcome, which holds the GIL it needs.
+        A tab closed in between costs the others `linger` seconds at most."""
         with self._lock:
             if ticket in self._training and linger > 0:
                 self._lingering[ticket] = time.monotonic() + linger

@@ -2,10 +2,9 @@
 
 A class opening one link draws the same start view thirty times, and each Train click of a queued
 session draws it again while someone else's run trains: building a figure and its JSON holds the
-GIL that run needs (sharing it makes a Train page rerun's script 0.64x for the lesson, 0.57x for
-xor: `python -m bench --only rerun`). Here the JSON is kept, keyed by the values of everything the
-figure is built from, so equal inputs give the cached JSON and any other input builds its own:
-nothing is keyed by a name that could go stale.
+GIL that run needs (`python -m bench --only rerun` measures what sharing saves). Here the JSON is
+kept, keyed by the values of everything the figure is built from, so equal inputs give the cached
+JSON and any other input builds its own: nothing is keyed by a name that could go stale.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
-KEPT = 64  # entries for all sessions: the lesson's weights ~5 KB, the largest network's 30 KB, a boundary 11 KB
+KEPT = 64  # entries for all sessions, each a figure's JSON of at most ~30 KB
 
 _kept: OrderedDict[bytes, tuple[Callable, str | dict[str, str]]] = OrderedDict()  # key -> (build, JSON)
 _lock = threading.Lock()  # sessions run their scripts in threads of one process

@@ -15,8 +15,8 @@ from core.config import ConfigError, Limits
 class ServerLimits(Limits):
     max_run_seconds: int = 600  # estimated training time of one run on this machine (server/budget.py)
     max_wall_seconds: int = 900  # a run stops after this much training, over all its resumes
-    # runs training at once; one core is left for serving pages, which a class training on every core
-    # held up for seconds
+    # runs training at once; one core is left for serving pages, so they keep loading while a class
+    # trains on the others
     max_concurrent_runs: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1))
     # a run trains this long at most while another waits for a slot, then goes to the back of the
     # line (server/admission.py); a class's runs all move along, and a long one holds up no one

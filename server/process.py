@@ -27,10 +27,9 @@ def return_freed_tensors_to_the_system(threshold: int = 1 << 20) -> bool:
     """Give each tensor of 1 MB or more its own memory map, unmapped the moment it is freed.
 
     glibc raises its threshold after the first large free and from then on keeps freed tensor
-    memory in the arena of the thread that used it (every Streamlit rerun is a new thread): one run
-    of 4 x 512 units on 10,000 samples peaked at +310 MB and kept 205 MB after its trainer was gone;
-    with a fixed 1 MB threshold, +135 MB and 34 MB (bench/hostile.py session). False where the C
-    library is not glibc (macOS, musl), which is then left as it is.
+    memory in the arena of the thread that used it (every Streamlit rerun is a new thread), so a
+    finished run's memory would stay with the server (`python -m bench.hostile session` measures
+    it). False where the C library is not glibc (macOS, musl), which is then left as it is.
     """
     try:
         return bool(ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, threshold))
@@ -44,10 +43,10 @@ _modules_when_frozen = 0
 def freeze_imported_objects() -> bool:
     """Take what imports created out of the garbage collector's scans (gc.freeze), once more modules are loaded.
 
-    Streamlit collects every generation after each script run (runner.postScriptGC). With torch,
-    plotly and pandas loaded that scans ~250,000 objects: 140 ms here, 260 ms in a server, holding
-    the GIL, while a run training on another thread all but stops (each of its torch ops gives the
-    GIL up and waits for it back). Frozen objects are still freed when their last reference goes;
+    Streamlit collects every generation after each script run (runner.postScriptGC), holding the
+    GIL while it scans the ~250,000 objects torch, plotly and pandas make, and a run training on
+    another thread all but stops (each of its torch ops gives the GIL up and waits for it back).
+    Frozen objects are no longer scanned. They are still freed when their last reference goes;
     only a cycle among them is never collected. So this collects first, and freezes again only when
     modules were imported since (a page's first visit): besides the modules, it pins only cycles
     that the sessions alive at that moment may later drop. True when it froze.
@@ -71,10 +70,9 @@ def collect_garbage(server_idle: bool, every: float = FULL_COLLECTION_EVERY) -> 
     full collection is `every` seconds old. True when it collected.
 
     A full collection holds the GIL, and a run training on another thread all but stops meanwhile:
-    with 30 sessions connected it scans each one's Streamlit state, 17-24 ms here, and a class's 30
-    runs each end with two script runs. That was 4% of a class's time, against 3 ms for a run alone.
-    Python's own collections go on regardless; this only bounds how long cyclic garbage (a closed
-    tab's session, with its run) may wait for one while a class trains.
+    with a class connected it scans every session's Streamlit state, after each of the class's
+    script runs. Python's own collections go on regardless; this only bounds how long cyclic
+    garbage (a closed tab's session, with its run) may wait for one while a class trains.
     """
     global _last_full_collection
     now = time.monotonic()

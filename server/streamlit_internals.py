@@ -10,14 +10,11 @@ page config at once, turns the legacy mode off and reruns through app.py.
 Letting a run's last frame reach the browser, and be drawn, before `st.rerun()` starts the next run:
 
 1. A new run clears the old run's messages still queued for the browser (Streamlit 1.67,
-   AppSession._clear_queue on SCRIPT_STARTED), so the page first waits until the queue is empty.
-   Without the wait, about one run in five lost its final frame and the browser waited ~0.5 s more
-   for the rerun's charts. Reading the queue needs Streamlit's internals; tests/test_flush.py checks
-   they are still there.
-2. Sent is not drawn: the browser applies deltas as they come, and the rerun's, close behind, went
-   first. A head start of 0.1 s, which nobody sees, lets it draw the final frame: click to last frame
-   with live drawing off, 3 of 24 runs took 0.9-1.3 s without it and 0 of 24 with it (medians 0.53
-   -> 0.27 s for 200 epochs).
+   AppSession._clear_queue on SCRIPT_STARTED), so the page first waits until the queue is empty:
+   else a run may lose its final frame. Reading the queue needs Streamlit's internals;
+   tests/test_flush.py checks they are still there.
+2. Sent is not drawn: the browser applies deltas as they come, and the rerun's, close behind, would
+   go first. A head start of 0.1 s, which nobody sees, lets it draw the final frame.
 """
 
 from __future__ import annotations

@@ -169,7 +169,7 @@ def test_runs_take_turns_in_order_and_a_short_one_is_not_held_up_by_long_ones():
 
 def test_a_run_about_to_end_finishes_rather_than_wait_a_round_for_its_last_epochs():
     queue = FairQueue(slots=1, turn=0.01)
-    a, b = queue.join(), queue.join()
+    a, _waiting = queue.join(), queue.join()  # another run waits
     queue.acquire(a, timeout=0)
     time.sleep(0.02)
     assert queue.turn_over(a, seconds_left=0.5)

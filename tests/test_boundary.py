@@ -136,7 +136,8 @@ def test_boundary_data_spans_train_and_test_points_and_returns_numpy():
     x_test, y_test = torch.tensor([[9.0, -3.0]]), torch.tensor([0.0])
     data = boundary_data(model, x_train, y_train, x_test, y_test, grid_size=5)
     assert data.plane.x1[-1] > 9.0 and data.plane.x2[0] < -3.0  # the test point is inside the plane
-    assert data.x_train.dtype == np.float32 and data.y_train.tolist() == [0.0, 1.0, 1.0] and data.y_test.tolist() == [0.0]
+    assert data.x_train.dtype == np.float32
+    assert data.y_train.tolist() == [0.0, 1.0, 1.0] and data.y_test.tolist() == [0.0]
     both = np.concatenate([POINTS, [[9.0, -3.0]]])
     np.testing.assert_allclose(data.plane.probability, plane_outputs(model, both, grid_size=5).probability)
 
@@ -150,7 +151,8 @@ def test_the_page_gets_both_figures_from_a_model_and_its_points():
     assert "at epoch 4" in figures["boundary"].layout.title.text
 
 
-@pytest.mark.parametrize("model,found", [(nn.Sequential(nn.Linear(3, 1)), "3 inputs"), (nn.Sequential(nn.ReLU()), "no nn.Linear")])
+@pytest.mark.parametrize("model,found", [(nn.Sequential(nn.Linear(3, 1)), "3 inputs"),
+                                         (nn.Sequential(nn.ReLU()), "no nn.Linear")])
 def test_a_model_without_two_inputs_is_refused_by_name(model, found):
     with pytest.raises(ValueError, match=f"two inputs.*{found}"):
         plane_outputs(model, POINTS)

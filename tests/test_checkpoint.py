@@ -154,11 +154,13 @@ def saved_upload() -> bytes:
     (lambda d: d.update(feature_names=["a", "b"]), "uploaded data should name its 3 features"),
     (lambda d: d.update(feature_names=["a", "b", 3]), "uploaded data should name its 3 features"),
     (lambda d: d.update(x=d["x"].double()), r"uploaded x should be a table of numbers \(a 2-D float32 tensor\)"),
-    (lambda d: d.update(x=d["x"][:, :2], feature_names=["a", "b"]), r"weight '0.weight' has shape \(8, 3\) in the file, but .* \(8, 2\)"),
+    (lambda d: d.update(x=d["x"][:, :2], feature_names=["a", "b"]),
+     r"weight '0.weight' has shape \(8, 3\) in the file, but .* \(8, 2\)"),
     (lambda d: d.update(y=d["y"][:30]), r"uploaded y has shape \(30, 1\) in the file, but .* needs \(40, 1\)"),
     (lambda d: d["x"].__setitem__((5, 1), float("nan")), "uploaded data holds NaN or infinite values"),
     (lambda d: d["y"].__setitem__((0, 0), 0.5), "labels are not all 0 or 1"),
-], ids=["no-flag", "flag-not-bool", "two-names", "a-name-not-text", "dtype", "features-disagree-with-weights", "rows-disagree", "nan", "labels"])
+], ids=["no-flag", "flag-not-bool", "two-names", "a-name-not-text", "dtype", "features-disagree-with-weights",
+        "rows-disagree", "nan", "labels"])
 def test_uploaded_rows_that_do_not_fit_the_run_are_refused(saved_upload, edit, message):
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(edited(saved_upload, lambda p: edit(p["uploaded_data"])))
@@ -407,7 +409,7 @@ def with_pickle(saved: bytes, pickled: bytes) -> bytes:
 
 
 def test_a_memo_bomb_is_refused_before_torch_unpickles_it(saved, monkeypatch):
-    """One float referenced 20,000 times in 40 KB; 7.5 million such references took the server to 2.5 GB."""
+    """One float referenced 20,000 times in 40 KB: a memo bomb small enough for torch to read, refused first."""
     payload = payload_of(saved)
     payload["history"]["losses"] = [1.5] * 20_000
     data = bytes_with_references(payload)
@@ -446,8 +448,9 @@ def test_tensors_larger_than_the_largest_run_allowed_are_refused_before_reading(
     limits = Limits(max_parameters=100, max_epochs=20, max_samples=100, max_features=3)
     assert load_checkpoint(saved, limits)
     data = edited(saved, lambda p: p["state_dict"].update(extra=torch.zeros(200_000)))
-    with pytest.raises(CheckpointError, match=r"tensors hold 0.8 MB, more than the largest run this server "
-                                              r"allows: 100 parameters .* 20 epochs of history .* and 100 uploaded rows"):
+    with pytest.raises(CheckpointError,
+                       match=r"tensors hold 0.8 MB, more than the largest run this server "
+                             r"allows: 100 parameters .* 20 epochs of history .* and 100 uploaded rows"):
         load_checkpoint(data, limits)
     longer = edited(saved, lambda p: p["history"].update(losses=torch.zeros(20_000, dtype=torch.float64)))
     with pytest.raises(CheckpointError, match=r"tensors hold 0.2 MB, more than the largest run"):
@@ -460,7 +463,7 @@ def test_a_long_text_is_refused_before_unpickling(saved):
 
 
 def test_a_history_longer_than_the_configs_epochs_is_refused(saved):
-    """A run stops at its epochs; 7.5 million rows were loaded as 'epoch 7500000 of 100'."""
+    """A run stops at its epochs, so a longer history would load as 'epoch 7500000 of 100'."""
     def lengthen(payload):
         history = payload["history"]
         eleven_more = lambda column: torch.cat([column, torch.ones(11, dtype=torch.float64)])  # noqa: E731

@@ -1,5 +1,5 @@
-"""core.codegen: every step's script runs and reproduces what the lessons (core.linear_lesson, core.sequential_lesson) show; the Train script
-prints the app's losses, also when downloaded from the code panel."""
+"""core.codegen: every step's script runs and reproduces what the lessons (core.linear_lesson,
+core.sequential_lesson) show; the Train script prints the app's losses, also when downloaded from the code panel."""
 
 import contextlib
 import io
@@ -29,10 +29,11 @@ DEEP = SequentialSpec((LayerSpec("Linear", 4, 8), LayerSpec("LeakyReLU"), LayerS
                        LayerSpec("Sigmoid"), LayerSpec("Linear", 6, 2)), batch=5, seed=3)
 # As many inputs as the config allows, of both signs: with 5 or more, x @ coefficients rounds
 # differently from the written-out sum the script prints.
-TWENTY_COEFFICIENTS = "12.5,-0.3,7.0,-99.9,0.001,-1.3,45.25,-0.5,0.2,-63.0,3.75,-8.8,0.0,21.0,-0.07,5.5,-17.25,9.9,-2.0,0.6"
+TWENTY_COEFFICIENTS = ("12.5,-0.3,7.0,-99.9,0.001,-1.3,45.25,-0.5,0.2,-63.0,"
+                       "3.75,-8.8,0.0,21.0,-0.07,5.5,-17.25,9.9,-2.0,0.6")
 
 
-# Issue 14's done-when run, shorter: a classification set, mini-batches, a test split and L2.
+# A run with the Playground's options, shorter: a classification set, mini-batches, a test split and L2.
 PLAYGROUND = dict(dataset="xor", test_fraction=0.3, hidden_sizes="8,8", activation="Tanh", optimizer="adam",
                   learning_rate=0.03, epochs=30, batch_size=16, l2=0.0001, reduction="mean")
 PLAYGROUND_OPTIONS = {
@@ -284,7 +285,8 @@ def code_panel_app(epochs: int) -> None:
     from pages.ui.common.code_panel import code_panel
 
     config = Config().replace(epochs=epochs)
-    code_panel(training_script(config), r_training_script(config), key="train_code", download_name="train_module_lab.py")
+    code_panel(training_script(config), r_training_script(config), key="train_code",
+               download_name="train_module_lab.py")
 
 
 def train_page_losses(epochs: int) -> tuple[AppTest, list[str]]:

@@ -31,7 +31,8 @@ def lesson_run(config: Config, epochs: int) -> tuple[list[float], torch.nn.Seque
 
 # One coefficient per input the config allows, of both signs: with 5 or more inputs
 # x @ coefficients rounds differently from the sum written out, even on an AVX2 machine.
-TWENTY_COEFFICIENTS = "12.5,-0.3,7.0,-99.9,0.001,-1.3,45.25,-0.5,0.2,-63.0,3.75,-8.8,0.0,21.0,-0.07,5.5,-17.25,9.9,-2.0,0.6"
+TWENTY_COEFFICIENTS = ("12.5,-0.3,7.0,-99.9,0.001,-1.3,45.25,-0.5,0.2,-63.0,"
+                       "3.75,-8.8,0.0,21.0,-0.07,5.5,-17.25,9.9,-2.0,0.6")
 
 
 def lesson_target(x: torch.Tensor, coefficients: tuple[float, ...]) -> torch.Tensor:
@@ -184,7 +185,8 @@ def test_each_invalid_value_is_rejected_naming_the_field(field, value):
 
 
 @pytest.mark.parametrize("field,value,message", [
-    ("hidden_sizes", "0, -3", "entry 1: 0 is out of range; allowed 1 to 512; entry 2: -3 is out of range; allowed 1 to 512"),
+    ("hidden_sizes", "0, -3", "entry 1: 0 is out of range; allowed 1 to 512; "
+                              "entry 2: -3 is out of range; allowed 1 to 512"),
     ("hidden_sizes", "8, x, 16, 0", "entry 2: 'x' is not a whole number; allowed 1 to 512; "
                                     "entry 4: 0 is out of range; allowed 1 to 512"),
     ("coefficients", "1, 200, nope", "entry 2: 200 is out of range; allowed -100 to 100; "
@@ -262,8 +264,8 @@ def test_seconds_per_epoch_times_real_steps(monkeypatch):
 
 def test_a_trainer_in_a_new_thread_trains_without_starting_more_threads():
     """Streamlit trains in a new thread per run (a fragment rerun skips app.py's set_torch_threads).
-    Without Trainer.step setting that thread's count, torch started a second OpenMP thread there,
-    which spun against the browser on two cores: the live lesson run took 3.5 s instead of 0.8 s."""
+    Without Trainer.step setting that thread's count, torch would start a second OpenMP thread there,
+    which spins against the browser on a machine of few cores."""
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one core: torch starts no intra-op threads anyway")
     torch.set_num_threads(1)  # as app.py does, in an earlier run's thread
@@ -367,7 +369,7 @@ def test_a_finished_runs_memory_goes_back_to_the_system():
 
 def test_the_model_summary_builds_its_network_under_the_seed_lock(monkeypatch):
     """Initialising a network draws from torch's global generator: unlocked, a page showing a
-    summary shifted another session's seeded weights (1 run in 30 started at once trained wrong)."""
+    summary would shift another session's seeded weights."""
     import core.trainer
     from pages.ui.train.state import model_summary
 

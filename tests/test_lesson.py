@@ -1,4 +1,5 @@
-"""core.linear_lesson and core.sequential_lesson against torch computed here, step by step; viz.lesson on figure contents."""
+"""core.linear_lesson and core.sequential_lesson against torch computed here, step by step; viz.lesson on
+figure contents."""
 
 import dataclasses
 import math
@@ -26,8 +27,8 @@ def reference_linear(spec: LinearSpec) -> tuple[nn.Linear, torch.Tensor]:
 
 def reference_model(spec: SequentialSpec) -> tuple[nn.Sequential, torch.Tensor]:
     torch.manual_seed(spec.seed)
-    modules = [nn.Linear(l.in_features, l.out_features) if l.kind == "Linear" else getattr(nn, l.kind)()
-               for l in spec.layers]
+    modules = [nn.Linear(layer.in_features, layer.out_features) if layer.kind == "Linear" else getattr(nn, layer.kind)()
+               for layer in spec.layers]
     return nn.Sequential(*modules), torch.randn(spec.batch, spec.in_features)
 
 
@@ -273,7 +274,8 @@ def test_move_model_to_cpu_keeps_parameters_and_gradients_together():
     moved = sequential_lesson.move_model(SequentialSpec(), Upstream(), "cpu")
     assert moved.device == "cpu"
     assert [row["tensor"] for row in moved.after] == ["0.weight", "0.bias", "2.weight", "2.bias"]
-    assert {(row["device"], row["type"], row["grad"]) for row in moved.after} == {("cpu", "CPUFloatType", "CPUFloatType")}
+    assert ({(row["device"], row["type"], row["grad"]) for row in moved.after}
+            == {("cpu", "CPUFloatType", "CPUFloatType")})
     assert moved.after[0]["shape"] == "(16, 3)"
 
 

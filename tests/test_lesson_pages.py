@@ -12,7 +12,8 @@ from core.device import cuda_unavailable_reason
 from tests.displayed import displayed
 
 ROOT = Path(__file__).parent.parent
-LAYERS_STEPS = ["1. Create", "2. Call it", "3. No gradients", "4. out.backward()", "5. Backward with", "6. Backward twice"]
+LAYERS_STEPS = ["1. Create", "2. Call it", "3. No gradients", "4. out.backward()", "5. Backward with",
+                "6. Backward twice"]
 MODELS_STEPS = ["1. Build", "2. print(model)", "3. Index", "4. Forward a batch", "5. Move the model"]
 
 
@@ -256,7 +257,8 @@ def app() -> AppTest:
 
 def test_home_is_the_default_page_with_a_card_per_page(app):
     assert app.title[0].value == "Module Lab"
-    assert [link.proto.label for link in app.get("page_link")] == ["1 · Layers", "2 · Models", "3 · One epoch", "4 · Train"]
+    assert ([link.proto.label for link in app.get("page_link")]
+            == ["1 · Layers", "2 · Models", "3 · One epoch", "4 · Train"])
     assert chart_titles(app) == ["The network of the Train page's defaults: 3 → 32 → 1"]
 
 

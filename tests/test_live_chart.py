@@ -14,7 +14,8 @@ from pages.ui.train.live_chart import PLOTLY_CHUNK
 
 
 def loss_frame() -> go.Figure:
-    return go.Figure(go.Scatter(x=[1, 2, 3], y=[3.0, 1.5, 1.0]), layout={"title": "Loss (epoch 3: 1)", "template": "none"})
+    return go.Figure(go.Scatter(x=[1, 2, 3], y=[3.0, 1.5, 1.0]),
+                     layout={"title": "Loss (epoch 3: 1)", "template": "none"})
 
 
 def two_slots():
@@ -26,7 +27,8 @@ def two_slots():
 
     loss, weights = st.empty(), st.empty()
     live_chart(loss, loss_frame(), "loss")
-    live_chart(weights, go.Figure(layout={"title": "Weights at epoch 0", "template": "none"}), "weights", interactive=True)
+    live_chart(weights, go.Figure(layout={"title": "Weights at epoch 0", "template": "none"}), "weights",
+               interactive=True)
 
 
 def test_a_frame_carries_its_figure_its_chart_and_a_frame_number_that_only_grows():

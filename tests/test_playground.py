@@ -1,4 +1,5 @@
-"""Issue 14's options (dataset, test_fraction, batch_size, l1, l2) against plain PyTorch written out by hand."""
+"""The Playground's options (dataset, test_fraction, batch_size, l1, l2) against plain PyTorch written out by
+hand."""
 
 import json
 
@@ -124,7 +125,7 @@ def train(config: Config) -> Trainer:
 
 
 def reference_run(config: Config) -> dict[str, list[float]]:
-    """Issue 14's loop in plain PyTorch, written out: per epoch the test loss and accuracy (model.eval(),
+    """The Playground options' loop in plain PyTorch, written out: per epoch the test loss and accuracy (model.eval(),
     no_grad) with the weights the epoch starts from, then full-batch or DataLoader mini-batch steps on the
     loss plus the l1/l2 penalty; the epoch's loss is the penalty-free loss of every row as its batch met it."""
     t = config.training

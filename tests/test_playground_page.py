@@ -1,4 +1,5 @@
-"""The Train page with issue 14's options (classification sets, test split, mini-batches, penalties), via AppTest."""
+"""The Train page with the Playground's options (classification sets, test split, mini-batches, penalties),
+via AppTest."""
 
 import base64
 import json
@@ -23,7 +24,7 @@ from tests.test_shared_figures import counted
 from viz.boundary import boundary_figures
 
 PAGE = str(Path(__file__).parent.parent / "pages" / "train.py")
-# Issue 14's done-when link, shorter.
+# A link with the Playground's options, shorter.
 XOR = {"dataset": "xor", "test_fraction": "0.3", "hidden_sizes": "8,8", "activation": "Tanh", "optimizer": "adam",
        "learning_rate": "0.03", "epochs": "40", "batch_size": "16", "l2": "0.0001", "reduction": "mean"}
 

@@ -160,8 +160,8 @@ def tracked_objects_after(make_run) -> int:
 
 
 def test_a_runs_snapshots_give_the_garbage_collector_nothing_more_to_scan():
-    """Streamlit collects every generation after each script run, holding the GIL: a class of 30 runs
-    of 201 snapshots each, kept as tensors per epoch, made each such collection scan ~90,000 objects."""
+    """Streamlit collects every generation after each script run, holding the GIL, so a class's
+    snapshots must add next to nothing to each collection's scan."""
     config = Config().replace(epochs=1000)
     without = tracked_objects_after(lambda: Trainer(config, replay=False))
     with_snapshots = tracked_objects_after(lambda: Trainer(config))
@@ -173,7 +173,7 @@ def test_snapshots_leave_the_run_unchanged():
     trainer = Trainer(Config())
     while not trainer.done:
         trainer.step()
-    assert f"{trainer.history.losses[-1]:.4f}" == "66.2039"  # the lesson's run, as before
+    assert f"{trainer.history.losses[-1]:.4f}" == "66.2039"  # the lesson's run, unchanged by replay
 
 
 def test_settings_diff_lists_only_the_fields_that_differ_in_sidebar_order():

@@ -176,7 +176,8 @@ def test_a_crafted_checkpoint_is_refused_and_its_code_never_runs(train, tmp_path
 
 
 def test_text_from_a_refused_checkpoint_is_never_rendered_as_markup(train):
-    """A weight named like an image made the browser fetch its address; a config value like a link showed one."""
+    """A weight named like an image would make the browser fetch its address, a config value like a link
+    would show one: both are escaped."""
     run = Trainer(Config().replace(epochs=5))
     buffer = io.BytesIO()
     payload = torch.load(io.BytesIO(save_checkpoint(run)), weights_only=True)

@@ -100,7 +100,8 @@ def test_sessions_with_equal_settings_share_one_start_view_and_a_new_seed_draws_
     second.number_input(key="seed").set_value(3).run()
     assert len(built) == 2
     first_layer = [t for t in chart(second, "Weights at epoch 0")["data"] if t["type"] == "heatmap"][0]
-    np.testing.assert_array_equal(decode(first_layer["z"]), Trainer(Config().replace(seed=3)).snapshot().layers[0].weight)
+    np.testing.assert_array_equal(decode(first_layer["z"]),
+                                  Trainer(Config().replace(seed=3)).snapshot().layers[0].weight)
 
 
 def test_step_pauses_after_one_epoch_and_resume_finishes_the_run(train):

@@ -137,7 +137,8 @@ def test_column_names_are_never_plotly_markup():
     """plotly.js draws <a href> in a tick label as a link; escaped, it shows the text itself."""
     names = ['<a href="http://evil.example">x</a>', "<b>bold</b> & co"]
     fig = figures.sensitivity_figure([0.1, 0.2], names=names)
-    assert list(fig.data[0].x) == ['&lt;a href="http://evil.example"&gt;x&lt;/a&gt;', "&lt;b&gt;bold&lt;/b&gt; &amp; co"]
+    assert list(fig.data[0].x) == ['&lt;a href="http://evil.example"&gt;x&lt;/a&gt;',
+                                   "&lt;b&gt;bold&lt;/b&gt; &amp; co"]
 
 
 def test_matrices_with_inf_and_nan_still_give_valid_json():

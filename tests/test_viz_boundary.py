@@ -51,7 +51,8 @@ def test_points_are_one_trace_per_set_and_class_with_distinct_markers():
     fig = figures.boundary_figure(plane(), x_train, y_train, x_test, y_test, epoch=12)
     scatters = [t for t in fig.data if t.type == "scatter"]
     assert [t.name for t in scatters] == ["train: class 0", "train: class 1", "test: class 0", "test: class 1"]
-    assert [len(t.x) for t in scatters] == [(y_train == 0).sum(), (y_train == 1).sum(), (y_test == 0).sum(), (y_test == 1).sum()]
+    assert [len(t.x) for t in scatters] == [(y_train == 0).sum(), (y_train == 1).sum(),
+                                            (y_test == 0).sum(), (y_test == 1).sum()]
     np.testing.assert_allclose(scatters[1].x, x_train[y_train == 1, 0], rtol=1e-6)
     np.testing.assert_allclose(scatters[3].y, x_test[y_test == 1, 1], rtol=1e-6)
     assert scatters[0].marker.symbol == "circle" and scatters[2].marker.symbol == "diamond"

@@ -86,7 +86,8 @@ def test_large_tensors_are_pooled_to_32_a_side_and_dead_units_find_their_block()
     assert fig.layout.title.text.startswith("Forward: each module's output, samples × units · pooled")
     kept = SimpleNamespace(name="1", kind="ReLU", output=output[:100], samples=10_000, dead_units=[])
     fig = figures.forward_figure([kept])
-    assert "the first 100 samples" in fig.layout.title.text and fig.layout.annotations[0].text == "model[1] ReLU (10000, 512)"
+    assert "the first 100 samples" in fig.layout.title.text
+    assert fig.layout.annotations[0].text == "model[1] ReLU (10000, 512)"
 
 
 def test_small_tensors_print_their_values():

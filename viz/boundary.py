@@ -4,8 +4,8 @@ plane as small multiples, Playground's "each neuron's output".
 
 Bounded whatever the data or network: at most `MAX_DRAWN_POINTS` points are drawn, at most
 `MAX_UNIT_PLOTS` units, each at most `UNIT_SIDE` cells a side, and the plane's values go
-out as one byte each (plotly sends numpy arrays as typed arrays: a float32 is 5.3 bytes of base64,
-a uint8 1.3), so a live frame stays small (bench: `python -m bench --only boundary`).
+out as one byte each instead of a float32's four (plotly sends numpy arrays as base64 typed
+arrays), so a live frame stays small (`python -m bench --only boundary` measures it).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from viz.common import BASE_LAYOUT, DIVERGING, compact, make_figure
 from viz.training import number_label
 
 # Train and test together, shared in proportion to their sizes; evenly spaced picks, the same every
-# frame. A drawn point costs ~11 bytes (x and y as float32): 600 are ~6.5 KB a frame.
+# frame. A drawn point costs ~11 bytes of the frame (x and y as float32).
 MAX_DRAWN_POINTS = 600
 MAX_UNIT_PLOTS = 16  # small multiples shown, the first units of the layer
 UNIT_COLUMNS = 8  # small multiples per row
@@ -98,7 +98,8 @@ def boundary_figure(
         yaxis=dict(title=dict(text="x2"), range=[x2_low, x2_high], showgrid=False, zeroline=False, scaleanchor="x",
                    constrain="domain"),
         legend=dict(orientation="h", x=0, y=-0.2, yanchor="top"),
-        margin=dict(BASE_LAYOUT["margin"], t=60, r=80, b=110, autoexpand=False),  # the colour bar, the legend's two rows
+        # room for the colour bar and the legend's two rows
+        margin=dict(BASE_LAYOUT["margin"], t=60, r=80, b=110, autoexpand=False),
     ))
 
 
@@ -107,7 +108,8 @@ def _plane_heatmap(plane: PlaneGrid) -> dict:
     return dict(
         type="heatmap", z=_percent(plane.probability), zmin=0, zmax=100, zmid=50, colorscale=PLANE_SCALE,
         zsmooth="best", name="p(class 1)", showlegend=False, **_grid_placement(plane.x1, plane.x2),
-        colorbar=dict(title=dict(text="p(class 1) = torch.sigmoid(logit)", side="right", font=dict(size=11)), tickvals=[0, 50, 100], ticktext=["0", "0.5", "1"],
+        colorbar=dict(title=dict(text="p(class 1) = torch.sigmoid(logit)", side="right", font=dict(size=11)),
+                      tickvals=[0, 50, 100], ticktext=["0", "0.5", "1"],
                       thickness=10, len=0.8, x=1.02, xanchor="left"),
         hovertemplate="x1 %{x:.3g}, x2 %{y:.3g}<br>p(class 1) ≈ %{z}%<extra></extra>",
     )
@@ -121,7 +123,8 @@ def _class_traces(name: str, points: np.ndarray, labels: np.ndarray) -> list[dic
         style = POINT_STYLES[name]
         traces.append(dict(
             type="scatter", x=compact(mine[:, 0]), y=compact(mine[:, 1]), mode="markers", name=f"{name}: class {label}",
-            marker=dict(style, color=colour), hovertemplate=f"{name}, class {label}<br>x1 %{{x:.3g}}, x2 %{{y:.3g}}<extra></extra>",
+            marker=dict(style, color=colour),
+            hovertemplate=f"{name}, class {label}<br>x1 %{{x:.3g}}, x2 %{{y:.3g}}<extra></extra>",
         ))
     return traces
 
@@ -201,8 +204,10 @@ def units_figure(plane: PlaneGrid, *, epoch: int | None = None, layer_name: str 
         yaxis=dict(hidden, range=[-0.5, rows * pitch_y - UNIT_GAP - 0.5], scaleanchor="x", constrain="domain"),
         margin=dict(l=10, r=90, t=55, b=10, autoexpand=False),
         coloraxis=dict(colorscale=DIVERGING, cmin=-UNIT_LEVELS, cmid=0, cmax=UNIT_LEVELS,
-                       colorbar=dict(thickness=8, tickvals=[-UNIT_LEVELS, 0, UNIT_LEVELS], ticktext=["−max", "0", "+max"],
-                                     title=dict(text="output /<br>its max |output|", side="right", font=dict(size=10)))),
+                       colorbar=dict(thickness=8, tickvals=[-UNIT_LEVELS, 0, UNIT_LEVELS],
+                                     ticktext=["−max", "0", "+max"],
+                                     title=dict(text="output /<br>its max |output|", side="right",
+                                                font=dict(size=10)))),
     ))
 
 

@@ -244,6 +244,7 @@ def _column(values: np.ndarray) -> np.ndarray:
 def update_figure(updates: Sequence[UpdateLike], *, step_label: str = "lr * grad",
                   max_side: int = MAX_SIDE) -> go.Figure:
     """A row per parameter: its value before, the step subtracted, its value after (a bias as a strip)."""
-    rows = [[Panel(f"{u.name} before", u.old), Panel(f"{u.name}: {step_label}", u.step), Panel(f"{u.name} after", u.new)]
+    rows = [[Panel(f"{u.name} before", u.old), Panel(f"{u.name}: {step_label}", u.step),
+             Panel(f"{u.name} after", u.new)]
             for u in updates]
     return panels_figure(rows, title=f"Update: each parameter minus {step_label}", max_side=max_side)

@@ -35,7 +35,8 @@ def _thin(values: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
 def init_range_figure(weight: np.ndarray, bias: np.ndarray, bound: float, *, title: str | None = None) -> go.Figure:
     """Every initial weight and bias as a dot, inside the shaded range (-bound, bound) they were drawn from."""
     traces = []
-    for row, (name, values, colour) in enumerate((("weight", weight, LAYER_COLOURS[0]), ("bias", bias, LAYER_COLOURS[1]))):
+    for row, (name, values, colour) in enumerate((("weight", weight, LAYER_COLOURS[0]),
+                                                  ("bias", bias, LAYER_COLOURS[1]))):
         x = _thin(values)
         jitter = (np.arange(x.size) % 7 - 3) * 0.04  # spread overlapping dots a little, deterministically
         traces.append(dict(type="scatter", x=x, y=row + jitter, mode="markers", name=name,
@@ -78,7 +79,8 @@ def grad_fn_figure(nodes: Sequence[GradFnNodeLike], *, title: str = "out.grad_fn
             edge_x += [x[node.parent], x[i], None]
             edge_y += [y[node.parent], y[i], None]
     colours = [NODE_COLOURS.get(node.name, LAYER_COLOURS[0]) for node in nodes]
-    labels = [f"<b>{node.name}</b>" + (f"<br>{node.note.split(' (requires')[0]}" if node.note else "") for node in nodes]
+    labels = [f"<b>{node.name}</b>" + (f"<br>{node.note.split(' (requires')[0]}" if node.note else "")
+              for node in nodes]
     traces = [
         dict(type="scatter", x=edge_x, y=edge_y, mode="lines", line=dict(color="#bbb", width=2), hoverinfo="skip"),
         dict(type="scatter", x=x, y=y, mode="markers+text", text=labels, textposition="bottom center",

@@ -100,7 +100,8 @@ def number_label(value: float) -> str:
 
 def _vline(epoch: int, text: str, colour: str, dash: str = "dot") -> tuple[dict, dict]:
     """A vertical marker at an epoch: (shape, annotation)."""
-    shape = dict(type="line", xref="x", yref="paper", x0=epoch, x1=epoch, y0=0, y1=1, line=dict(color=colour, dash=dash))
+    shape = dict(type="line", xref="x", yref="paper", x0=epoch, x1=epoch, y0=0, y1=1,
+                 line=dict(color=colour, dash=dash))
     note = dict(x=epoch, xref="x", y=1, yref="paper", text=text, showarrow=False, xanchor="left", yanchor="bottom",
                 font=dict(color=colour, size=11))
     return shape, note
@@ -254,7 +255,8 @@ def _matrices_figure(matrices, title: str, weight_label: str, bias_label: str, m
         layout.update(axes)
     if pooled_rows or pooled_columns:
         title += f" · large layers pooled to ≤{max_side}×{max_side} block means"
-    return make_figure(data, dict(layout, title=dict(text=title), height=MATRICES_HEIGHT, showlegend=False, margin=margin))
+    return make_figure(data, dict(layout, title=dict(text=title), height=MATRICES_HEIGHT, showlegend=False,
+                                  margin=margin))
 
 
 def _matrices_margin(pooled_rows: bool, pooled_columns: bool) -> tuple[dict, int]:
@@ -284,7 +286,8 @@ def _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain, y_d
              yaxis=y_axis, coloraxis=f"coloraxis{i}",
              hovertemplate=f"{where}{name}.{weight_label}[%{{y}}, %{{x}}]<br>%{{z:.4g}}<extra></extra>"),
         dict(type="heatmap", z=b.astype(np.float32), x=["b"], y=row_text, xaxis=x_bias, yaxis=y_axis,
-             coloraxis=f"coloraxis{i}", hovertemplate=f"{where}{name}.{bias_label}[%{{y}}]<br>%{{z:.4g}}<extra></extra>"),
+             coloraxis=f"coloraxis{i}",
+             hovertemplate=f"{where}{name}.{bias_label}[%{{y}}]<br>%{{z:.4g}}<extra></extra>"),
     ]
     if dead:
         marked = sorted({_block_of(unit, rows) for unit in dead})
@@ -303,7 +306,8 @@ def _layer_heatmaps(i, name, weight, bias, dead, weight_domain, bias_domain, y_d
             colorscale=DIVERGING, cmid=0, cmin=-limit, cmax=limit,
             colorbar=dict(orientation="h", x=(weight_domain[0] + bias_domain[1]) / 2, xanchor="center",
                           y=y_domain[0] - colorbar_gap, yanchor="top", len=max(bias_domain[1] - weight_domain[0], 0.14),
-                          thickness=8, tickvals=[-limit, 0, limit], ticktext=[number_label(-limit), "0", number_label(limit)],
+                          thickness=8, tickvals=[-limit, 0, limit],
+                          ticktext=[number_label(-limit), "0", number_label(limit)],
                           tickfont=dict(size=10)),
         ),
     }
