@@ -20,4 +20,6 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# The linter first (ruff.toml): a style slip fails in a second, not after the suite's minutes.
+.venv/bin/ruff check --quiet .
 .venv/bin/python -m pytest "$@"
