@@ -6,10 +6,12 @@ app's own signals (script runs read from the websocket, DOM mutations, plotly's 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 import snapshot
 from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, expect
@@ -40,6 +42,12 @@ HARMLESS_CONSOLE = re.compile(r"^https?://[^/]+(/[\w-]+)+/_stcore/(health|host-c
 TIMEOUT_MS = 90_000  # generous: the CPU is shared with other test runs
 RERUN_START_S = 15  # a rerun starts within milliseconds of a click
 QUIET_MS = 500  # the DOM must be unchanged this long before we call the app idle
+# A server's CPU use, sampled over half a second at a time, in % of one core: training or walking
+# uses most of a core (more than 20% even on two loaded cores), a server with nothing to do under 10%.
+CPU_SAMPLE_S = 0.5
+IDLE_CPU_PERCENT = 10
+BUSY_CPU_PERCENT = 20
+SERVER_STATE_S = 30  # generous: how long a server may take to reach the state polled for
 
 # Installed before the app's scripts in every document: counts the script runs the server starts and
 # whether one is still going, read from the websocket itself, and notes the last DOM mutation and the
@@ -55,7 +63,11 @@ new MutationObserver(() => { window.__e2e.lastMutation = performance.now(); })
 // (its value 2: ended early for an st.rerun, whose run follows).
 function scriptRunEvent(bytes) {
   let at = 0;
-  const varint = () => { let value = 0, scale = 1, byte; do { byte = bytes[at++]; value += (byte & 127) * scale; scale *= 128; } while (byte & 128); return value; };
+  const varint = () => {
+    let value = 0, scale = 1, byte;
+    do { byte = bytes[at++]; value += (byte & 127) * scale; scale *= 128; } while (byte & 128);
+    return value;
+  };
   while (at < bytes.length) {
     const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
     if (wire === 0) { const value = varint(); if (field === 6) return value === 2 ? "rerun" : "finished"; }
@@ -92,7 +104,8 @@ IDLE_JS = """
   if (!app || !state || state.runs < minRuns || state.running) return false;
   if (app.dataset.testConnectionState !== "CONNECTED" || app.dataset.testScriptState !== "notRunning") return false;
   // stSkeleton: an element whose code Streamlit still loads (its lazy chunk, e.g. the component's).
-  if (document.fonts.status !== "loaded" || document.querySelector("[data-stale='true'], [data-testid='stSkeleton']")) return false;
+  if (document.fonts.status !== "loaded") return false;
+  if (document.querySelector("[data-stale='true'], [data-testid='stSkeleton']")) return false;
   const drawn = (holder) => {
     const plot = holder.querySelector(".js-plotly-plot");
     if (!plot) return holder.textContent.includes("plotly.js");
@@ -145,6 +158,28 @@ class Server(StreamlitServer):
     def assert_clean_log(self, text: str) -> None:
         bad = [line for line in text.splitlines() if BAD_LOG_LINE.search(line)]
         assert not bad, f"the streamlit log ({self.log}) has errors:\n" + "\n".join(bad)
+
+
+def server_cpu_until(server: StreamlitServer, reached: Callable[[float], bool], timeout_s: float) -> bool:
+    """Samples the server's CPU use (CPU_SAMPLE_S at a time) until `reached(percent)`; False after `timeout_s`."""
+    process = psutil.Process(server.process.pid)
+    process.cpu_percent(None)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(CPU_SAMPLE_S)  # one sample of the server's CPU, not a wait for the app
+        if reached(process.cpu_percent(None)):
+            return True
+    return False
+
+
+def server_idle(server: StreamlitServer, timeout_s: float = SERVER_STATE_S) -> bool:
+    """Waits until the server's CPU stays under IDLE_CPU_PERCENT of a core for a sample, or `timeout_s` passes."""
+    return server_cpu_until(server, lambda percent: percent < IDLE_CPU_PERCENT, timeout_s)
+
+
+def server_busy(server: StreamlitServer, timeout_s: float = SERVER_STATE_S) -> bool:
+    """Waits until the server uses over BUSY_CPU_PERCENT of a core for a sample (it trains), or `timeout_s` passes."""
+    return server_cpu_until(server, lambda percent: percent > BUSY_CPU_PERCENT, timeout_s)
 
 
 @contextmanager
@@ -226,7 +261,8 @@ def settle(page: Page, target: Page | Locator | None = None) -> None:
     wait_idle(page)
     if isinstance(target, Locator):
         fit_viewport(page, target)
-    page.wait_for_timeout(300)  # let canvases (the dataframe grid) paint: the DOM cannot tell
+    # Canvases (the dataframe grid) paint without a DOM change: snapshot.assert_snapshot then waits
+    # until two screenshots in a row are equal.
 
 
 def fit_viewport(page: Page, target: Locator) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ SNAPSHOTS = Path(__file__).parent / "__snapshots__"
 RESULTS = Path(__file__).parent / "results"
 THRESHOLD = 0.05  # pixelmatch's colour distance (0 to 1) below which two pixels count as equal
 MAX_CHANGED = 0.003  # share of pixels that may differ: 3 in 1000 (anti-aliasing, sub-pixel text)
+STABLE_S = 90  # generous: how long the pixels may take to stop changing on two loaded cores
 # The header floats over the top of the main area; its menu and "running" indicator are not the page's.
 HIDE_CSS = ("[data-testid='stHeader'], [data-testid='stToolbar'], [data-testid='stStatusWidget'], "
             "[data-testid='stDecoration'] { visibility: hidden !important; }")
@@ -30,10 +32,24 @@ def update_requested(option: bool = False) -> bool:
     return option or os.environ.get("UPDATE_SNAPSHOTS", "") not in ("", "0", "false")
 
 
+def stable_screenshot(target: Page | Locator, **options) -> bytes:
+    """A screenshot once two in a row are equal. Canvases (the dataframe grid) paint without changing the
+    DOM, so an idle app may still be painting; its pixels say when it is done (as Playwright's own
+    toHaveScreenshot waits)."""
+    png = target.screenshot(**options)
+    deadline = time.monotonic() + STABLE_S
+    while time.monotonic() < deadline:
+        again = target.screenshot(**options)
+        if again == png:
+            return png
+        png = again
+    pytest.fail(f"the screenshot still changed after {STABLE_S} s")
+
+
 def assert_snapshot(target: Page | Locator, name: str, *, update: bool = False, mask: list[Locator] | None = None,
                     max_changed: float = MAX_CHANGED) -> None:
     """Screenshot `target` (animations stopped, caret and header hidden, `mask` painted over) and compare."""
-    png = target.screenshot(animations="disabled", caret="hide", scale="css", mask=mask or [], style=HIDE_CSS)
+    png = stable_screenshot(target, animations="disabled", caret="hide", scale="css", mask=mask or [], style=HIDE_CSS)
     for stale in RESULTS.glob(f"{name}-*.png"):  # images of an earlier failure would mislead
         stale.unlink()
     baseline = SNAPSHOTS / f"{name}.png"

@@ -3,12 +3,10 @@ long ones; with turns as long as a run, runs queue, show their place and drain i
 link shows the exercise with its controls locked; a One epoch walk takes turns too, and ends with its tab."""
 
 import re
-import time
 from collections.abc import Iterator
 
-import psutil
 import pytest
-from conftest import RESULTS, TIMEOUT_MS, Server, run_server
+from conftest import RESULTS, TIMEOUT_MS, Server, run_server, server_busy, server_idle
 from playwright.sync_api import expect
 
 from core.config import Config
@@ -134,18 +132,6 @@ def walked(epochs: int, epoch: int) -> str:
     return f"{walker.walk(epoch).loss.loss:.6g}"
 
 
-def server_idle(server: Server, timeout_s: float) -> bool:
-    """Waits until the server's CPU stays under 10% of a core for half a second, or `timeout_s` passes."""
-    process, waited = psutil.Process(server.process.pid), 0.0
-    process.cpu_percent(None)
-    while waited < timeout_s:
-        time.sleep(0.5)  # one sample of the server's CPU, not a wait for the app
-        waited += 0.5
-        if process.cpu_percent(None) < 10:
-            return True
-    return False
-
-
 @pytest.mark.timeout(600)
 def test_a_one_epoch_walk_takes_turns_beside_a_train_page_run_in_another_session(new_app):
     """One slot, turns of 100 ms: a long Train page run keeps training while another visitor's link walks
@@ -171,6 +157,6 @@ def test_a_closed_one_epoch_tab_stops_its_walk(new_app, server):
     tab.page.goto(f"{server.url}/epoch?hidden_sizes=256,256&n_samples=10000&reduction=mean"
                   "&epochs=5000&epoch=2000")
     expect(tab.page.get_by_test_id("stProgress")).to_be_visible()
-    assert not server_idle(server, 1.0)  # walking
+    assert server_busy(server), "the server should be walking"
     tab.page.context.close()
-    assert server_idle(server, 30.0), "the walk went on after its tab closed"
+    assert server_idle(server), "the walk went on after its tab closed"

@@ -18,6 +18,11 @@ new MutationObserver(() => {
 REAL_LISTING = "Home|Layers|Models|One epoch|Train"
 
 
+# Streamlit treats a pages/ folder beside app.py as old-style pages: until some session has run app.py,
+# a fresh server ran /train from pages/train.py alone (file names in the sidebar, "train" as the tab's
+# title, no wide layout), so a shared link opened first after a restart showed another app, and what a
+# test saw depended on the tests before it. pages/ui/__init__.py now reruns such a run through app.py.
+# The deep link (/train?...) is that first visit.
 @pytest.mark.both_servers
 @pytest.mark.parametrize("path", ["/", "/train?epochs=20"])
 def test_the_real_pages_are_listed_while_torch_loads(fresh_server, new_app, path):
@@ -29,6 +34,8 @@ def test_the_real_pages_are_listed_while_torch_loads(fresh_server, new_app, path
         try:
             tab.goto(server.url + path)
             states = [json.loads(state) for state in tab.page.evaluate("window.__states")]
+            tab.assert_healthy()
+            assert tab.page.title() == "Module Lab"  # app.py's st.set_page_config ran
         finally:
             tab.page.close()  # before the server stops: its tab would log the lost connection
     loading = [state for state in states if "Loading PyTorch" in state[2]]

@@ -27,7 +27,8 @@ MARKUP_JS = """
     links: [...document.querySelectorAll("a[href]")].map((a) => a.href).filter((h) => h.includes(evil)),
     mailto: [...document.querySelectorAll("a[href^='mailto:']")].map((a) => a.href),
     images: [...document.querySelectorAll("img")].map((i) => i.src).filter((s) => s.includes(evil)),
-    coloured: alerts.flatMap((a) => [...a.querySelectorAll(".stMarkdownColoredText, .stMarkdownColoredBackground, .stMarkdownBadge")]).length,
+    coloured: alerts.flatMap((a) => [...a.querySelectorAll(
+      ".stMarkdownColoredText, .stMarkdownColoredBackground, .stMarkdownBadge")]).length,
     icons: alerts.flatMap((a) => [...a.querySelectorAll("[role='img']")]).map((i) => i.getAttribute("aria-label")),
     emoji: document.body.innerText.includes("\\u{1F604}"),
   };

@@ -1,9 +1,7 @@
 """Issue 14 in a real browser: a classification set with a test split, mini-batches and L2, its decision
-boundary, train and test curves, and the other sets and a bad data set named in the link."""
+boundary and train and test curves. The other sets (their status line and boundary chart) are checked by
+tests/test_moved_from_e2e_playground.py, a bad data set named in the link by tests/test_playground_page.py."""
 
-import re
-
-import pytest
 from playwright.sync_api import expect
 
 # The issue's done-when link, word for word.
@@ -38,17 +36,3 @@ def test_the_xor_link_trains_past_90_percent_with_its_boundary_and_both_curves(a
     assert chart(app, "Loss (epoch 300: train ").locator(".legendtext").all_text_contents() == ["train", "test"]
     expect(chart(app, "Each unit of the first hidden layer")).to_be_visible()
     assert_snapshot(boundary, "train_xor_boundary")
-
-
-@pytest.mark.parametrize("dataset", ["spiral", "circle", "gauss"])
-def test_the_other_sets_train_without_error(app, dataset):
-    app.goto(f"/train?dataset={dataset}&epochs=30&test_fraction=0.2&optimizer=adam&learning_rate=0.01&reduction=mean")
-    app.click("btn_train")
-    assert app.counter().endswith(" · finished")
-    expect(chart(app, "Decision boundary at epoch 30")).to_be_visible()
-
-
-def test_an_unknown_data_set_in_the_link_is_named(app):
-    app.goto("/train?dataset=moons&seed=3")
-    warning = app.page.get_by_test_id("stSidebar").get_by_test_id("stAlertContentWarning")
-    expect(warning).to_contain_text(re.compile(r"dataset: 'moons' is not one of lesson, circle, xor, gauss, spiral"))

@@ -1,8 +1,6 @@
 """Many visitors at once: each browser session sees only its own run, and a closed tab stops training."""
 
-import time
-
-import psutil
+from conftest import server_busy, server_idle, wait_idle
 from playwright.sync_api import expect
 
 from core.config import Config
@@ -21,18 +19,10 @@ def final_loss(tab) -> str:
     return metric.get_by_test_id("stMetricValue").inner_text()
 
 
-def server_cpu_percent(server, seconds: float) -> float:
-    """The server's CPU use over `seconds`, in % of one core (its training runs in its threads)."""
-    process = psutil.Process(server.process.pid)
-    process.cpu_percent(None)
-    time.sleep(seconds)
-    return process.cpu_percent(None)
-
-
 def test_two_sessions_training_at_once_each_see_their_own_run(new_app):
     first, second = new_app(), new_app()
-    runs = {first: dict(hidden_sizes="8", seed=1, epochs=3000), second: dict(hidden_sizes="16, 4", seed=2,
-                                                                               epochs=3000, activation="Tanh")}
+    runs = {first: dict(hidden_sizes="8", seed=1, epochs=500),
+            second: dict(hidden_sizes="16, 4", seed=2, epochs=500, activation="Tanh")}
     for tab, changes in runs.items():
         query = "&".join(f"{k}={v}" for k, v in changes.items())
         tab.goto(f"/train?{query}")
@@ -41,20 +31,24 @@ def test_two_sessions_training_at_once_each_see_their_own_run(new_app):
     for tab, changes in runs.items():
         expect(tab.page.get_by_test_id("stMetric").filter(has_text="Final loss")).to_be_visible(timeout=120_000)
         assert final_loss(tab) == expected_final_loss(**changes)
-        assert tab.counter().startswith("Epoch 3000 / 3000")
+        assert tab.counter().startswith("Epoch 500 / 500")
 
 
-def test_a_closed_tab_stops_its_training_within_two_seconds(new_app, server):
-    tab = new_app().goto("/train?epochs=100000&live=false")
+# 100,000 epochs of 32 x 32 units on 5,000 rows (the mean loss: the lesson's summed loss diverges on so many):
+# minutes of training, far longer than the test waits for the server to go idle, and well inside the
+# server's budget for one run (its estimate here is under a fifth of it).
+LONG_RUN = "/train?hidden_sizes=32,32&n_samples=5000&reduction=mean&epochs=100000&live=false"
+
+
+def test_a_closed_tab_stops_its_training(new_app, server):
+    """The visitor goes away mid-run: the server goes idle long before the run could have ended. How
+    soon (the promise: a second or two) is timed by `python -m bench.hostile closed_tab`, not here."""
+    tab = new_app().goto(LONG_RUN)
     tab.button("btn_train").click()
     tab.page.wait_for_function("() => /Epoch [1-9]\\d* \\/ 100000/.test(document.body.innerText)")
-    busy = server_cpu_percent(server, 1.0)
-    # Relative, not absolute: on a loaded machine "flat out" may be well under one core.
-    assert busy > 20, f"the server should be training, but used {busy:.0f}% of a core"
+    assert server_busy(server), "the server should be training"
     tab.page.context.close()  # the visitor goes away mid-run
-    time.sleep(2.0)  # the promise: stopped within a second or two
-    idle = server_cpu_percent(server, 1.0)
-    assert idle < min(15, busy / 3), f"training went on after the tab closed: {idle:.0f}% vs {busy:.0f}% of a core"
+    assert server_idle(server), "training went on after the tab closed"
 
 
 def test_a_reload_restores_the_config_from_the_url(app):
@@ -62,6 +56,6 @@ def test_a_reload_restores_the_config_from_the_url(app):
     app.type_into("hidden_sizes", "12, 6")
     app.type_into("seed", "21")
     app.page.reload()
-    app.goto(app.page.url)
+    wait_idle(app.page, min_runs=1)  # the reloaded document's first script run is drawn
     expect(app.page.locator(".st-key-hidden_sizes input")).to_have_value("12, 6")
     expect(app.page.locator(".st-key-seed input")).to_have_value("21")

@@ -29,8 +29,11 @@ new MutationObserver((records) => {
   window.__stateChanges += records.filter((r) => r.attributeName === "data-test-script-state").length;
 }).observe(document, {subtree: true, attributes: true});
 """
-BUSY_JS = "(ms) => { const end = performance.now() + ms; while (performance.now() < end); }"  # the page's thread
-MINIMAL_APP = 'import streamlit as st\n\nst.text_input("Value", key="value")\nst.write(f"You typed: {st.session_state.value}")\n'
+# The stimulus, not a wait: the page's thread kept busy while a run's messages arrive, so React applies
+# them in one render. Nothing waits for it to end (act waits for the run) and nothing asserts its length.
+BUSY_JS = "(ms) => { const end = performance.now() + ms; while (performance.now() < end); }"
+MINIMAL_APP = ('import streamlit as st\n\nst.text_input("Value", key="value")\n'
+               'st.write(f"You typed: {st.session_state.value}")\n')
 
 
 @pytest.fixture(scope="module")
