@@ -5,18 +5,14 @@ servers, and that a reload restores the config from the URL (tests/e2e/test_e2e_
 
 import re
 
+from apptest import open_page
 from streamlit.testing.v1 import AppTest
-from test_train_page import PAGE
 
 from tests.displayed import displayed
 
 
 def open_train(params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception
-    return at
+    return open_page("train", timeout=60, **params)
 
 
 def counter(at: AppTest) -> str:

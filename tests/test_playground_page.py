@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 import plotly.io as pio
 import pytest
+from apptest import open_page
 from streamlit.testing.v1 import AppTest
 from test_runs_page import trained
 from test_train_page import chart, charts
@@ -30,11 +31,7 @@ XOR = {"dataset": "xor", "test_fraction": "0.3", "hidden_sizes": "8,8", "activat
 
 
 def page(params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception
-    return at
+    return open_page("train", **params)
 
 
 def decode(array: dict | list) -> np.ndarray:

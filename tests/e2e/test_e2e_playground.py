@@ -1,4 +1,4 @@
-"""Issue 14 in a real browser: a classification set with a test split, mini-batches and L2, its decision
+"""Playground's options in a real browser: a classification set with a test split, mini-batches and L2, its decision
 boundary and train and test curves. The other sets (their status line and boundary chart) are checked by
 tests/test_moved_from_e2e_playground.py, a bad data set named in the link by tests/test_playground_page.py."""
 
