@@ -151,11 +151,12 @@ def test_a_one_epoch_walk_takes_turns_beside_a_train_page_run_in_another_session
 
 @pytest.mark.timeout(600)
 def test_a_closed_one_epoch_tab_stops_its_walk(new_app, server):
-    """A walk of a few minutes (256 x 256 units, 10,000 samples, to epoch 2,000), its tab closed once the
-    progress shows: the server goes idle long before the walk could have ended."""
+    """A walk of over a minute (128 x 128 units, 10,000 samples, to epoch 3,000: under a sixth of the budget,
+    so that a calibration on a loaded machine, which reads high, still lets it start), its tab closed once
+    the progress shows: the server goes idle long before the walk could have ended."""
     tab = new_app()
-    tab.page.goto(f"{server.url}/epoch?hidden_sizes=256,256&n_samples=10000&reduction=mean"
-                  "&epochs=5000&epoch=2000")
+    tab.page.goto(f"{server.url}/epoch?hidden_sizes=128,128&n_samples=10000&reduction=mean"
+                  "&epochs=10000&epoch=3000")
     expect(tab.page.get_by_test_id("stProgress")).to_be_visible()
     assert server_busy(server), "the server should be walking"
     tab.page.context.close()
